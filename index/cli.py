@@ -1,0 +1,182 @@
+"""`sanad-index`: build the index, ask it questions, evaluate retrieval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from .build import BuildError, build_from_config
+from .config import ConfigError, load_config
+from .default_model import ModelSourceError
+from .embed import EmbedderError, load_embedder
+from .evaluate import EvalError, evaluate
+from .search import Answer, Searcher
+from .store import IndexUnavailable
+
+PROG = "sanad-index"
+
+
+class UsageError(ValueError):
+    """Bad command-line input."""
+
+
+EXPECTED_ERRORS = (UsageError, ConfigError, BuildError, EmbedderError, EvalError, IndexUnavailable, ModelSourceError)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def cmd_build(args) -> int:
+    config = load_config(args.config)
+    embedder = load_embedder(config)
+    result = build_from_config(
+        config,
+        embedder,
+        seeds=args.seeds,
+        corpus=args.corpus,
+        force=args.force,
+        progress=sys.stderr.isatty(),
+        warn=_warn,
+    )
+    print(result.summary())
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """The terminal rendering of what the bot would reply."""
+    if not answer.answered:
+        return "No passage in the articles answers this. Try other words, or ask about what /sources lists."
+    blocks = []
+    for p in answer.passages:
+        cite = (
+            f"[{p.rank}] {p.title} ¶{p.paragraph}" + (f" {p.date}" if p.date else "") + (f" {p.url}" if p.url else "")
+        )
+        body = textwrap.fill(p.text, width=100, initial_indent="    ", subsequent_indent="    ")
+        blocks.append(f"{cite}  (score {p.score:.3f})\n{body}\n    » {p.highlight}")
+    return "\n\n".join(blocks)
+
+
+def _questions(args):
+    if args.question is not None:
+        yield args.question
+        return
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("سؤال / question> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive and not line:
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def cmd_ask(args) -> int:
+    if args.question is not None and not args.question.strip():
+        raise UsageError("the question is empty")
+    config = load_config(args.config)
+    searcher = Searcher(config)
+    for question in _questions(args):
+        answer = searcher.ask(question, k=args.k)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer) + "\n", flush=True)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    config = load_config(args.config)
+    result = evaluate(config, load_embedder(config), args.corpus, args.queries, k=args.k, progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    print(f"{'queries':<10}{'n':>6}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MRR@10':>8}")
+    for name, row in [("all", result), *result["by_lang"].items()]:
+        print(
+            f"{name:<10}{row['n']:>6}{row['recall@1']:>8.3f}{row['recall@5']:>8.3f}"
+            f"{row['recall@10']:>8.3f}{row['mrr@10']:>8.3f}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS, help="config file (default: $SANAD_CONFIG or ./config.yaml)"
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Sanad's index: build it from the articles, ask it questions, measure it.",
+        parents=[common],
+    )
+    parser.set_defaults(config=None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{build,ask,eval}")
+
+    p = sub.add_parser(
+        "build",
+        parents=[common],
+        help="(re)build the index from the articles",
+        description="Chunk and embed the articles and make the new index current. Only text not "
+        "seen before is embedded; an unchanged corpus is left as it is.",
+    )
+    p.add_argument("--seeds", type=Path, help="articles folder (default: seeds_dir from config)")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        help="a JSONL file of articles (id, title, text, url, date, lang); "
+        "alone it replaces the seeds folder, with --seeds it adds to it",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="answer a question as the bot would",
+        description="Answer a question exactly as the bot would. Without a question, reads one "
+        "question a line from standard input (a prompt on a terminal).",
+    )
+    p.add_argument("question", nargs="?", help="the question, in Arabic or English")
+    p.add_argument("-k", type=int, default=None, help="passages to show (default: search.top_k from config)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure retrieval on a labelled corpus",
+        description="Build a throw-away index of CORPUS with the configured pipeline, ask every "
+        "query, and report document-level Recall@1/5/10 and MRR@10 by query language.",
+    )
+    p.add_argument("--corpus", type=Path, required=True, help="corpus JSONL: id, title, text, lang")
+    p.add_argument("--queries", type=Path, required=True, help="queries JSONL: id, question, lang, gold")
+    p.add_argument("-k", type=int, default=10, help="rank cutoff (default 10)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "k", None) is not None and args.k < 1:
+        print(f"{PROG}: error: -k must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except EXPECTED_ERRORS as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

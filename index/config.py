@@ -1,0 +1,174 @@
+"""config.yaml: the one knob panel, loaded and validated once for both commands.
+
+Unknown keys and bad values are errors that name the key; missing keys take the defaults
+below (which match the shipped config.yaml).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+CONFIG_ENV = "SANAD_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A config file that is missing, unreadable or invalid; the message names the key."""
+
+
+def _check(test, message):
+    return {"check": test, "message": message}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = field(default="default", metadata=_check(bool, "must not be empty"))
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    batch_size: int = field(default=32, metadata=_check(lambda v: 1 <= v <= 4096, "must be 1..4096"))
+    threads: int = field(default=0, metadata=_check(lambda v: 0 <= v <= 256, "must be 0..256"))
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_tokens: int = field(default=128, metadata=_check(lambda v: 16 <= v <= 510, "must be 16..510"))
+    overlap_sentences: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 5, "must be 0..5"))
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    index_type: str = field(
+        default="auto",
+        metadata=_check(lambda v: v in ("auto", "flat", "hnsw", "ivf"), "must be auto, flat, hnsw or ivf"),
+    )
+    keep_builds: int = field(default=2, metadata=_check(lambda v: 0 <= v <= 100, "must be 0..100"))
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    top_k: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 20, "must be 1..20"))
+    candidates: int = field(default=30, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
+    min_score: float = field(default=0.80, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
+    min_score_cross_language: float = field(default=0.752, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    base_url: str = field(
+        default="https://api.telegram.org/bot",
+        metadata=_check(lambda v: v.startswith(("http://", "https://")), "must be an http(s) URL"),
+    )
+    mode: str = field(
+        default="polling", metadata=_check(lambda v: v in ("polling", "webhook"), "must be polling or webhook")
+    )
+    webhook_url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = field(default=8443, metadata=_check(lambda v: 1 <= v <= 65535, "must be 1..65535"))
+    admins: tuple[int, ...] = ()
+    allowed_users: tuple[int, ...] = ()
+    allowed_chats: tuple[int, ...] = ()
+    rate_limit_per_minute: int = field(default=20, metadata=_check(lambda v: v >= 1, "must be at least 1"))
+    max_concurrent_searches: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 64, "must be 1..64"))
+    reload_check_seconds: float = field(default=5.0, metadata=_check(lambda v: v > 0, "must be positive"))
+    log_questions: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path(".sanad")
+    seeds_dir: Path = Path("seeds")
+    model: ModelConfig = ModelConfig()
+    chunking: ChunkingConfig = ChunkingConfig()
+    store: StoreConfig = StoreConfig()
+    search: SearchConfig = SearchConfig()
+    bot: BotConfig = BotConfig()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache" / "embeddings.sqlite"
+
+
+def _type_name(tp) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}.get(
+        tp, "a list of integers"
+    )
+
+
+def _coerce(key: str, tp, value):
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif tp is Path:
+        ok = isinstance(value, str) and value.strip() != ""
+    else:  # tuple[int, ...]
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        raise ConfigError(f"{key}: must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls, raw, prefix: str):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: must be a mapping of keys to values")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(fields)})")
+    values = {}
+    for name, value in raw.items():
+        key, tp = prefix + name, hints[name]
+        if dataclasses.is_dataclass(tp):
+            values[name] = _build(tp, value, key + ".")
+            continue
+        value = _coerce(key, tp, value)
+        meta = fields[name].metadata
+        if meta and not meta["check"](value):
+            raise ConfigError(f"{key}: {meta['message']}, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; relative paths in it are resolved against its folder."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        config = _build(Config, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    base = path.resolve().parent
+    return dataclasses.replace(config, data_dir=base / Path(config.data_dir), seeds_dir=base / Path(config.seeds_dir))

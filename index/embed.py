@@ -1,0 +1,168 @@
+"""The embedding model behind one small interface, and the vector cache that makes
+rebuilds embed only new text."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .default_model import DEFAULT_MODEL, MODEL_ID, ensure_default_model
+
+
+class EmbedderError(RuntimeError):
+    """The configured model cannot be loaded."""
+
+
+class Embedder:
+    """A sentence-transformers model with the query and passage prompts from config.
+
+    The model loads on first use, so commands that find everything cached never pay for it.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        model_id: str,
+        query_prompt: str,
+        passage_prompt: str,
+        batch_size: int = 32,
+        threads: int = 0,
+    ):
+        self.model_path = model_path
+        self.model_id = model_id
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model = None
+        self._tokenizer = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise here
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                self._model = SentenceTransformer(self.model_path, device="cpu")
+            except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+                raise EmbedderError(
+                    f"cannot load embedding model {self.model_path!r}: {exc}. "
+                    "Check model.name in config.yaml (a local path, or a name reachable online)."
+                ) from exc
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def warm_up(self) -> None:
+        """Load the model and run it once, so the first question is as fast as the rest."""
+        self.embed_queries(["warm up"])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token counts without special tokens, from the fast tokenizer alone when the model
+        folder has one (no need to load the network to chunk)."""
+        if self._tokenizer is None:
+            tokenizer_file = Path(self.model_path) / "tokenizer.json"
+            if tokenizer_file.is_file():
+                from tokenizers import Tokenizer
+
+                self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            else:
+                self._tokenizer = self.model.tokenizer
+        if not texts:
+            return []
+        if hasattr(self._tokenizer, "encode_batch"):
+            return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def _encode(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Stripped: a trailing space becomes a token of its own and shifts the vector.
+        vectors = self.model.encode(
+            [t.strip() for t in texts],
+            prompt=prompt,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, progress)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, progress)
+
+
+def load_embedder(config: Config) -> Embedder:
+    """The model named in config: "default" is the offline multilingual-e5-small."""
+    m = config.model
+    if m.name == DEFAULT_MODEL:
+        path, model_id = str(ensure_default_model(config.models_dir)), MODEL_ID
+    else:
+        path, model_id = m.name, m.name
+    return Embedder(path, model_id, m.query_prompt, m.passage_prompt, m.batch_size, m.threads)
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model id, prompt, text); SQLite so concurrent builds stay safe."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+
+    @staticmethod
+    def key(model_id: str, prompt: str, text: str) -> bytes:
+        return hashlib.sha256(f"{model_id}\0{prompt}\0{text.strip()}".encode()).digest()
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            batch = keys[i : i + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})", batch
+            )
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        return found
+
+    def put_many(self, items: dict[bytes, np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                ((k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_cached(
+    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str], progress: bool = False
+) -> tuple[np.ndarray, int]:
+    """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly embedded)."""
+    keys = [cache.key(embedder.model_id, embedder.passage_prompt, t) for t in texts]
+    found = cache.get_many(list(dict.fromkeys(keys)))
+    missing = list(dict.fromkeys(k for k in keys if k not in found))
+    if missing:
+        text_of = dict(zip(keys, texts))
+        fresh = embedder.embed_passages([text_of[k] for k in missing], progress=progress)
+        new = dict(zip(missing, fresh))
+        cache.put_many(new)
+        found.update(new)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    return np.stack([found[k] for k in keys]).astype(np.float32), len(missing)

@@ -1,0 +1,88 @@
+"""Splitting a document into paragraphs and sentences, as character spans of its text.
+
+Arabic-aware: sentences end at . ! ? … and at the Arabic question mark ؟ and semicolon ؛,
+and at line breaks; a full stop inside a number (3.5), after an initial (J. Smith), an
+acronym (U.S.) or a common abbreviation (Dr., e.g.) does not end a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+Span = tuple[int, int]
+
+_END = re.compile(r"[.!?؟؛…]+[\"'”’»)\]]*(?=\s|$)")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st mt vs etc eg ie no nos vol fig al approx dept est gen gov lt col sgt capt "
+    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp univ".split()
+)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    number: int  # 1-based, as cited (¶n)
+    span: Span
+    sentences: tuple[Span, ...]
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _ends_sentence(text: str, match: re.Match) -> bool:
+    if match.group()[0] != ".":
+        return True
+    word_start = text.rfind(" ", 0, match.start()) + 1
+    word = text[word_start : match.start()].lstrip("(\"'«“")
+    if not word:
+        return True
+    if "." in word or (len(word) == 1 and word.isalpha()):
+        return False  # an acronym (U.S.) or an initial (J.)
+    return word.lower() not in _ABBREVIATIONS
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of text[start:end], as trimmed spans of `text`."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    line_start = start
+    while line_start < end:
+        line_end = text.find("\n", line_start, end)
+        line_end = end if line_end == -1 else line_end
+        cursor = line_start
+        for match in _END.finditer(text, line_start, line_end):
+            if _ends_sentence(text, match):
+                span = _trimmed(text, cursor, match.end())
+                if span:
+                    spans.append(span)
+                cursor = match.end()
+        span = _trimmed(text, cursor, line_end)
+        if span:
+            spans.append(span)
+        line_start = line_end + 1
+    return spans
+
+
+def _block_spans(text: str) -> list[Span]:
+    """Blank-line separated blocks when the text has blank lines, otherwise single lines."""
+    separator = re.compile(r"\n\s*\n") if re.search(r"\n\s*\n", text) else re.compile(r"\n")
+    spans, cursor = [], 0
+    for match in separator.finditer(text):
+        spans.append((cursor, match.start()))
+        cursor = match.end()
+    spans.append((cursor, len(text)))
+    return [s for s in (_trimmed(text, a, b) for a, b in spans) if s]
+
+
+def paragraphs(text: str) -> list[Paragraph]:
+    result = []
+    for start, end in _block_spans(text):
+        sentences = sentence_spans(text, start, end)
+        if sentences:
+            result.append(Paragraph(len(result) + 1, (start, end), tuple(sentences)))
+    return result

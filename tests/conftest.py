@@ -1,0 +1,61 @@
+"""Shared fixtures: the real default model (converted once per checkout into .sanad/models)
+and a real index of seeds/ built once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from index.config import load_config
+from index.default_model import ensure_default_model
+from index.embed import load_embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MODELS = ROOT / ".sanad" / "models"
+
+
+def write_config(folder: Path, **sections) -> Path:
+    """A config in `folder` whose data folder is private to it but shares the converted model."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    if not (data / "models").exists():
+        SHARED_MODELS.mkdir(parents=True, exist_ok=True)
+        os.symlink(SHARED_MODELS, data / "models")
+    raw = {"data_dir": str(data), "seeds_dir": str(ROOT / "seeds")}
+    for key, value in sections.items():
+        raw[key] = value
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    return ensure_default_model(SHARED_MODELS)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory, model_dir) -> Path:
+    return tmp_path_factory.mktemp("sanad")
+
+
+@pytest.fixture(scope="session")
+def seed_config(session_dir):
+    return load_config(write_config(session_dir))
+
+
+@pytest.fixture(scope="session")
+def embedder(seed_config):
+    return load_embedder(seed_config)
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_config, embedder):
+    from index.build import build_from_config
+    from index.search import Searcher
+
+    build_from_config(seed_config, embedder, warn=lambda _: None)
+    return Searcher(seed_config, embedder)

@@ -1,0 +1,122 @@
+"""`sanad-index` as a user runs it: separate processes, exit codes, stdout and stderr."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, write_config
+
+QUESTIONS = ["من أين انطلقت الطائرات المسيرة؟", "Where were the drones launched from?"]
+
+
+def run(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "index", *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_config(tmp_path_factory, model_dir):
+    return write_config(tmp_path_factory.mktemp("cli"))
+
+
+def test_ask_before_any_build_says_to_build(cli_config):
+    result = run("ask", "--config", str(cli_config), "hello?")
+    assert result.returncode == 1
+    assert "sanad-index build" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_build_then_rebuild_embeds_nothing(cli_config):
+    first = run("build", "--config", str(cli_config))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("built: 1 documents,") and " embedded," in first.stdout
+    second = run("build", "--config", str(cli_config))
+    assert second.returncode == 0 and "(0 embedded," in second.stdout
+    forced = run("build", "--force", "--config", str(cli_config))
+    assert forced.returncode == 0 and "(0 embedded," in forced.stdout
+
+
+def test_ask_json_reads_questions_from_stdin_and_cites_the_launch_site(cli_config):
+    result = run("ask", "--json", "--config", str(cli_config), stdin="\n".join(QUESTIONS) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == QUESTIONS
+    assert [a["lang"] for a in answers] == ["ar", "en"]
+    for answer in answers:
+        assert set(answer) == {"question", "lang", "answered", "passages", "took_ms"}
+        assert answer["answered"]
+        passage = next(p for p in answer["passages"] if "شمال شرقي بغداد" in p["text"])
+        assert set(passage) == {
+            "rank",
+            "doc_id",
+            "title",
+            "url",
+            "paragraph",
+            "start",
+            "end",
+            "text",
+            "highlight",
+            "score",
+        }
+        assert passage["rank"] <= 3 and passage["paragraph"] == 13
+
+
+def test_ask_in_text_form_quotes_and_cites(cli_config):
+    result = run("ask", "--config", str(cli_config), "-k", "1", QUESTIONS[0])
+    assert result.returncode == 0
+    assert result.stdout.startswith("[1] 000_633aca95fbe32a42 ¶") and "»" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "--config", "/nonexistent/config.yaml", "q"], "config file not found"),
+        (["build", "--seeds", "/nonexistent/seeds"], "seeds folder not found"),
+        (["eval", "--corpus", "/nonexistent.jsonl", "--queries", "/nonexistent.jsonl"], "cannot read queries"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_nonzero_exit(cli_config, args, message):
+    if "--config" not in args:
+        args = [*args, "--config", str(cli_config)]
+    result = run(*args)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_explains_each_command():
+    for command in ("build", "ask", "eval"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and "--config" in result.stdout
+
+
+def test_eval_reports_recall_by_language(cli_config):
+    data = ROOT / "tests" / "data" / "xquad_small"
+    result = run(
+        "eval",
+        "--config",
+        str(cli_config),
+        "--corpus",
+        str(data / "corpus.ar.jsonl"),
+        "--queries",
+        str(data / "queries.en.jsonl"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["n"] == 24 and set(figures["by_lang"]) == {"en"}
+    assert figures["recall@1"] <= figures["recall@5"] <= figures["recall@10"]
+    assert figures["recall@5"] >= 0.8  # twelve passages: a working cross-lingual model finds nearly all
+    table = run(
+        "eval",
+        "--config",
+        str(cli_config),
+        "--corpus",
+        str(data / "corpus.en.jsonl"),
+        "--queries",
+        str(data / "queries.en.jsonl"),
+    )
+    assert table.returncode == 0 and "R@1" in table.stdout and "\nen " in table.stdout

@@ -1,0 +1,48 @@
+import pytest
+
+from index.config import ConfigError, load_config
+from tests.conftest import ROOT
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_config_is_valid_and_matches_the_defaults():
+    config = load_config(ROOT / "config.yaml")
+    assert config.model.name == "default"
+    assert config.data_dir == ROOT / ".sanad" and config.seeds_dir == ROOT / "seeds"
+    assert config.bot.base_url == "https://api.telegram.org/bot"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("chunking:\n  max_tokenz: 100\n", "chunking.max_tokenz"),
+        ("chunking:\n  max_tokens: many\n", "chunking.max_tokens"),
+        ("chunking:\n  max_tokens: 4\n", "chunking.max_tokens"),
+        ("store:\n  index_type: annoy\n", "store.index_type"),
+        ("bot:\n  admins: [alice]\n", "bot.admins"),
+        ("bot:\n  base_url: ftp://x\n", "bot.base_url"),
+        ("search: 3\n", "search"),
+        ("colour: blue\n", "colour"),
+    ],
+)
+def test_bad_keys_and_values_are_errors_naming_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_keys_take_defaults_and_paths_are_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, "search:\n  top_k: 5\n"))
+    assert config.search.top_k == 5 and config.search.candidates == 30
+    assert config.data_dir == tmp_path / ".sanad"
+
+
+def test_missing_and_malformed_files_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "a: [\n"))

