@@ -1,0 +1,73 @@
+"""`sanad-bot` / `python -m bot`: serve Telegram."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from index.config import ConfigError, load_config
+from index.default_model import ModelSourceError
+from index.embed import EmbedderError
+from index.search import Searcher
+from index.store import IndexUnavailable
+
+from .app import build_application
+from .logs import setup_logging
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+NO_TOKEN = f"""sanad-bot: {TOKEN_ENV} is not set.
+Create a bot with @BotFather in Telegram (/newbot), copy the token it gives you, then:
+    export {TOKEN_ENV}='123456789:AA...'
+    sanad-bot"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="sanad-bot",
+        description="Serve Sanad on Telegram: answers questions with cited passages. "
+        f"The bot token comes from the {TOKEN_ENV} environment variable.",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="config file (default: $SANAD_CONFIG or ./config.yaml)"
+    )
+    args = parser.parse_args(argv)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    setup_logging(token)
+    log = logging.getLogger("sanad-bot")
+    try:
+        config = load_config(args.config)
+        searcher = Searcher(config)
+    except (ConfigError, IndexUnavailable, EmbedderError, ModelSourceError) as exc:
+        print(f"sanad-bot: error: {exc}", file=sys.stderr)
+        return 1
+    app = build_application(config, token, searcher)
+    index = searcher.index
+    log.info("serving %d documents, %d chunks (build %s)", len(index.documents), len(index.chunks), index.build_id)
+    if config.bot.mode == "webhook":
+        if not config.bot.webhook_url:
+            print("sanad-bot: error: bot.webhook_url must be set for webhook mode", file=sys.stderr)
+            return 1
+        # The path and secret derive from the token without revealing it.
+        secret = hashlib.sha256(token.encode()).hexdigest()
+        app.run_webhook(
+            listen=config.bot.listen,
+            port=config.bot.port,
+            url_path=secret[:32],
+            webhook_url=config.bot.webhook_url.rstrip("/") + "/" + secret[:32],
+            secret_token=secret[32:64],
+            allowed_updates=["message", "callback_query", "inline_query"],
+        )
+    else:
+        app.run_polling(allowed_updates=["message", "callback_query", "inline_query"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Building the python-telegram-bot Application: handlers, flood control, commands, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from index.config import Config
+from index.search import Searcher
+
+from . import handlers
+from .access import Access, RateLimiter
+from .keyboards import QuestionStore
+from .service import SearchService
+from .texts import text
+
+COMMANDS = ("ask", "help", "sources", "start")
+
+
+async def post_init(app: Application) -> None:
+    """Publish the command menu in both languages and start watching for new index builds."""
+    for lang in ("en", "ar"):
+        commands = [BotCommand(name, text(f"cmd_{name}", lang)) for name in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+    s: handlers.BotState = app.bot_data["sanad"]
+    app.bot_data["watcher"] = asyncio.create_task(s.service.watch(s.config.bot.reload_check_seconds))
+
+
+async def post_stop(app: Application) -> None:
+    watcher = app.bot_data.pop("watcher", None)
+    if watcher:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+def build_application(config: Config, token: str, searcher: Searcher) -> Application:
+    b = config.bot
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(b.base_url)
+        .rate_limiter(AIORateLimiter())
+        .concurrent_updates(True)  # many askers at once; searches are bounded by the service
+        .post_init(post_init)
+        .post_stop(post_stop)
+        .build()
+    )
+    app.bot_data["sanad"] = handlers.BotState(
+        config,
+        SearchService(searcher, b.max_concurrent_searches),
+        Access(b),
+        RateLimiter(b.rate_limit_per_minute),
+        QuestionStore(),
+    )
+    app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_command))
+    app.add_handler(CommandHandler("sources", handlers.sources))
+    app.add_handler(CommandHandler("ask", handlers.ask_command))
+    app.add_handler(CommandHandler("reload", handlers.reload_command))
+    app.add_handler(CommandHandler("stats", handlers.stats_command))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_text))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    app.add_error_handler(handlers.on_error)
+    return app

@@ -1,0 +1,137 @@
+"""Telegram HTML for every reply: escaped, direction-safe, never over the length limit."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+
+from index.normalize import detect_language
+from index.search import Answer, Passage
+from index.split import sentence_spans
+
+from .texts import text
+
+MAX_UTF16 = 4096  # Telegram's limit for one message
+FSI, PDI = "\u2068", "\u2069"  # first-strong isolate: a run laid out on its own direction
+ELLIPSIS = "…"
+
+
+def utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def esc(s: str) -> str:
+    return html.escape(s, quote=False)
+
+
+def isolate(snippet: str, ui_lang: str) -> str:
+    """Wrap text of the other direction (Arabic in an English line, or the reverse) in isolates."""
+    rtl = detect_language(snippet) == "ar"
+    return f"{FSI}{snippet}{PDI}" if rtl != (ui_lang == "ar") else snippet
+
+
+def _bold_highlight(body: str, highlight: str) -> str:
+    at = body.find(highlight) if highlight else -1
+    if at < 0:
+        return esc(body)
+    end = at + len(highlight)
+    return f"{esc(body[:at])}<b>{esc(highlight)}</b>{esc(body[end:])}"
+
+
+def _safe_url(url: str | None) -> str | None:
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
+def citation(title: str, paragraph: int, date: str | None, url: str | None, ui_lang: str) -> str:
+    parts = [f"📰 {esc(isolate(title, ui_lang))}", f"¶{paragraph}"]
+    if date:
+        parts.append(esc(isolate(date, ui_lang)))
+    link = _safe_url(url)
+    if link:
+        parts.append(f'<a href="{html.escape(link, quote=True)}">{esc(text("link", ui_lang))}</a>')
+    return " · ".join(parts)
+
+
+def _fit(body: str, render: Callable[[str], str], budget: int) -> str:
+    """render(body), or render of the longest prefix ending on a sentence (else word) boundary
+    plus an ellipsis, that stays within `budget` UTF-16 units."""
+    full = render(body)
+    if utf16_len(full) <= budget:
+        return full
+    cuts = [end for _, end in sentence_spans(body)][:-1]
+    if not cuts or utf16_len(render(body[: cuts[0]] + ELLIPSIS)) > budget:
+        cuts = [i for i, ch in enumerate(body) if ch.isspace()] or [len(body)]
+    low, high, best = 0, len(cuts) - 1, None
+    while low <= high:  # the longest prefix that fits
+        mid = (low + high) // 2
+        candidate = render(body[: cuts[mid]].rstrip() + ELLIPSIS)
+        if utf16_len(candidate) <= budget:
+            best, low = candidate, mid + 1
+        else:
+            high = mid - 1
+    if best is not None:
+        return best
+    # A single word longer than the budget: cut it by characters.
+    low, high = 0, len(body)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if utf16_len(render(body[:mid] + ELLIPSIS)) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return render(body[:low] + ELLIPSIS)
+
+
+def passage_block(p: Passage, number: int, ui_lang: str, budget: int = MAX_UTF16) -> str:
+    cite = citation(p.title, p.paragraph, p.date, p.url, ui_lang)
+
+    def render(body: str) -> str:
+        return f"<b>{number}.</b>\n<blockquote>{_bold_highlight(body, p.highlight)}</blockquote>\n{cite}"
+
+    return _fit(p.text, render, budget)
+
+
+def pack(blocks: Sequence[str], header: str = "", limit: int = MAX_UTF16) -> list[str]:
+    """Blocks joined into as few messages as fit, split only between blocks."""
+    messages: list[str] = []
+    current = header
+    for block in blocks:
+        joined = f"{current}\n\n{block}" if current else block
+        if utf16_len(joined) <= limit:
+            current = joined
+        else:
+            if current:
+                messages.append(current)
+            current = block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def answer_messages(answer: Answer, ui_lang: str) -> list[str]:
+    """The reply to a question: numbered, quoted, cited passages (or the no-answer text)."""
+    if not answer.answered or not answer.passages:
+        return [text("no_answer", ui_lang)]
+    header = text("answer_header", ui_lang) if answer.passages[0].rank == 1 else ""
+    budget = MAX_UTF16 - utf16_len(header) - 2
+    blocks = [passage_block(p, p.rank, ui_lang, budget) for p in answer.passages]
+    return pack(blocks, header)
+
+
+def paragraph_message(title: str, paragraph: int, date: str | None, url: str | None, body: str, ui_lang: str) -> str:
+    cite = citation(title, paragraph, date, url, ui_lang)
+    return _fit(body, lambda b: f"<blockquote>{esc(b)}</blockquote>\n{cite}", MAX_UTF16)
+
+
+def sources_message(sources: Sequence[tuple[str, int]], ui_lang: str) -> str:
+    """Indexed articles (title, chunk count), as many as fit in one message."""
+    header = text("sources_header", ui_lang, n=len(sources))
+    lines = [header]
+    for shown, (title, chunks) in enumerate(sources):
+        line = f"• {esc(isolate(title, ui_lang))} — {text('chunks', ui_lang, n=chunks)}"
+        rest = text("sources_more", ui_lang, n=len(sources) - shown)
+        if utf16_len("\n".join([*lines, line, rest])) > MAX_UTF16:
+            lines.append(rest)
+            break
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""Handlers: each translates between a Telegram update and the search service."""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+
+from telegram import LinkPreviewOptions, Message, MessageEntity, Update, User
+from telegram.constants import ChatAction, ChatType
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from index.config import Config
+from index.normalize import detect_language
+from index.store import IndexUnavailable
+
+from .access import Access, RateLimiter
+from .formatting import answer_messages, paragraph_message, sources_message
+from .keyboards import QuestionStore, answer_keyboard, decode
+from .service import SearchService
+from .texts import text
+
+log = logging.getLogger(__name__)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class BotState:
+    config: Config
+    service: SearchService
+    access: Access
+    limiter: RateLimiter
+    questions: QuestionStore
+
+
+def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.application.bot_data["sanad"]
+
+
+def user_lang(user: User | None, question: str = "") -> str:
+    """The asker's language: their question's, else their Telegram language."""
+    lang = detect_language(question) if question else "other"
+    if lang in ("ar", "en"):
+        return lang
+    return "ar" if user and (user.language_code or "").startswith("ar") else "en"
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler, for every update type: enforces the allow-lists."""
+    s = state(context)
+    user, chat = update.effective_user, update.effective_chat
+    if s.access.allowed(user and user.id, chat and chat.id):
+        return
+    if s.access.first_refusal(user and user.id):
+        refusal = text("not_allowed", user_lang(user))
+        if update.callback_query:
+            await update.callback_query.answer(refusal, show_alert=True)
+        elif update.inline_query:
+            await update.inline_query.answer([], cache_time=0)
+        elif update.effective_message:
+            await update.effective_message.reply_text(refusal)
+    elif update.callback_query:
+        await update.callback_query.answer()
+    raise ApplicationHandlerStop
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(text("start", user_lang(update.effective_user)))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_html(text("help", user_lang(update.effective_user)))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = user_lang(update.effective_user)
+    await update.effective_message.reply_html(sources_message(state(context).service.sources(), lang))
+
+
+def _after_command(message: Message) -> str:
+    entity = next((e for e in message.entities if e.type == MessageEntity.BOT_COMMAND and e.offset == 0), None)
+    body = message.text or ""
+    return body[entity.length :].strip() if entity else body.strip()
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    question = _after_command(update.effective_message)
+    if not question:
+        await update.effective_message.reply_html(text("ask_usage", user_lang(update.effective_user)))
+        return
+    await answer_question(update, context, question)
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await answer_question(update, context, update.effective_message.text)
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In groups only messages meant for the bot count: a mention of it, or a reply to it."""
+    message, me = update.effective_message, context.bot
+    mention = f"@{me.username}".lower()
+    mentioned = [
+        e for e in message.entities if e.type == MessageEntity.MENTION and message.parse_entity(e).lower() == mention
+    ]
+    replied = message.reply_to_message and message.reply_to_message.from_user
+    if mentioned:
+        question = message.text
+        for entity in sorted(mentioned, key=lambda e: -e.offset):
+            question = question[: entity.offset] + question[entity.offset + entity.length :]
+    elif replied and message.reply_to_message.from_user.id == me.id:
+        question = message.text
+    else:
+        return
+    await answer_question(update, context, question.strip())
+
+
+async def _rate_limited(update: Update, s: BotState, lang: str) -> bool:
+    user = update.effective_user
+    if s.limiter.allow(user.id):
+        return False
+    if s.limiter.should_warn(user.id):
+        if update.callback_query:
+            await update.callback_query.answer(text("rate_limited", lang), show_alert=True)
+        else:
+            await update.effective_message.reply_text(text("rate_limited", lang))
+    elif update.callback_query:
+        await update.callback_query.answer()
+    return True
+
+
+async def _send(message: Message, bodies: list[str], keyboard=None) -> None:
+    for i, body in enumerate(bodies):
+        last = i == len(bodies) - 1
+        await message.reply_html(
+            body,
+            reply_markup=keyboard if last else None,
+            link_preview_options=NO_PREVIEW,
+            do_quote=i == 0 and message.chat.type != ChatType.PRIVATE,
+        )
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    s = state(context)
+    lang = user_lang(update.effective_user, question)
+    if await _rate_limited(update, s, lang):
+        return
+    await update.effective_chat.send_action(ChatAction.TYPING)
+    answer = await s.service.ask(question)
+    if s.config.bot.log_questions:
+        log.info("question %r answered=%s in %.0f ms", question, answer.answered, answer.took_ms)
+    keyboard = answer_keyboard(answer, s.questions.add(answer, lang), lang) if answer.answered else None
+    await _send(update.effective_message, answer_messages(answer, lang), keyboard)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s, query = state(context), update.callback_query
+    parsed = decode(query.data)
+    asked = s.questions.get(parsed[1]) if parsed else None
+    if asked is None:
+        await query.answer(text("stale_button", user_lang(update.effective_user)), show_alert=True)
+        return
+    action, key, value = parsed
+    lang = asked.lang
+    if action == "para":
+        where = asked.passages.get(value)
+        view = s.service.paragraph(*where) if where else None
+        if view is None:
+            await query.answer(text("stale_button", lang), show_alert=True)
+            return
+        await query.answer()
+        doc = view.document
+        body = paragraph_message(doc.title, view.paragraph, doc.date, doc.url, view.text, lang)
+        await _send(query.message, [body])
+        return
+    if await _rate_limited(update, s, lang):
+        return
+    answer = await s.service.ask(asked.question, offset=value)
+    if not answer.passages:
+        await query.answer(text("no_more", lang))
+        return
+    await query.answer()
+    asked.passages.update({p.rank: (p.doc_id, p.paragraph) for p in answer.passages})
+    await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
+
+
+async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if state(context).access.is_admin(update.effective_user and update.effective_user.id):
+        return True
+    await update.effective_message.reply_text(text("admins_only", user_lang(update.effective_user)))
+    return False
+
+
+async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _admin(update, context):
+        return
+    s, lang = state(context), user_lang(update.effective_user)
+    try:
+        changed = await s.service.reload()
+    except IndexUnavailable as exc:
+        log.error("reload refused: %s", exc)
+        await update.effective_message.reply_text(text("reload_failed", lang, error=str(exc)))
+        return
+    index = s.service.searcher.index
+    key = "reloaded" if changed else "reload_unchanged"
+    await update.effective_message.reply_text(
+        text(key, lang, build=index.build_id, documents=len(index.documents), chunks=len(index.chunks))
+    )
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _admin(update, context):
+        return
+    figures = {k: html.escape(str(v)) for k, v in state(context).service.stats().items()}
+    await update.effective_message.reply_html(text("stats", user_lang(update.effective_user), **figures))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Logs the failure with its context (never the question unless config allows) and tells
+    the user, in their language, that something went wrong."""
+    where = {}
+    if isinstance(update, Update):
+        where = {
+            "update_id": update.update_id,
+            "chat_id": update.effective_chat and update.effective_chat.id,
+            "user_id": update.effective_user and update.effective_user.id,
+        }
+        message = update.effective_message
+        if message and message.text and state(context).config.bot.log_questions:
+            where["text"] = message.text
+    log.error("error while handling update %s", where, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    lang = user_lang(update.effective_user, (update.effective_message and update.effective_message.text) or "")
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(text("error", lang), show_alert=True)
+        elif update.effective_message:
+            await update.effective_message.reply_text(text("error", lang))
+    except Exception:  # the network may be what failed; the log already has the cause
+        log.warning("could not tell the user about the error")

@@ -1,0 +1,99 @@
+"""Every string the bot says, in Arabic and English. Handlers never hold text of their own."""
+
+from __future__ import annotations
+
+LANGS = ("ar", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "start": {
+        "ar": "أهلاً! أنا سند. اسألني عن الأخبار المفهرسة بالعربية أو الإنجليزية، وسأجيبك بمقاطع من "
+        "المقالات نفسها، مع ذكر المصدر والفقرة.\n\nاكتب سؤالك مباشرة، أو /help للمزيد.",
+        "en": "Hello! I am Sanad. Ask me about the indexed news in Arabic or English, and I will answer with "
+        "passages quoted from the articles themselves, each with its source and paragraph.\n\n"
+        "Just type your question, or /help for more.",
+    },
+    "help": {
+        "ar": "<b>كيف تسألني</b>\n"
+        "• في المحادثة الخاصة: اكتب سؤالك فقط.\n"
+        "• في المجموعات: <code>/ask سؤالك</code>، أو اذكرني، أو ردّ على إحدى رسائلي.\n\n"
+        "أجيب باقتباسات حرفية من المقالات، ولا أكتب إجابات من عندي. الجملة الأقرب لسؤالك بخط عريض، "
+        "وتحت كل مقطع مصدره ورقم فقرته.\n\n"
+        "<b>الأوامر</b>\n/sources — المقالات التي أعرفها\n/ask — اطرح سؤالاً\n/help — هذه الرسالة\n\n"
+        "<b>How to ask</b>: type your question in Arabic or English (in groups: <code>/ask</code>, "
+        "a mention, or a reply to me).",
+        "en": "<b>How to ask</b>\n"
+        "• In a private chat: just type your question.\n"
+        "• In groups: <code>/ask your question</code>, mention me, or reply to one of my messages.\n\n"
+        "I answer with passages quoted word for word from the articles; I never write answers of my own. "
+        "The sentence closest to your question is in bold, and each passage ends with its source and "
+        "paragraph number.\n\n"
+        "<b>Commands</b>\n/sources — the articles I know\n/ask — ask a question\n/help — this message\n\n"
+        "<b>طريقة السؤال</b>: اكتب سؤالك بالعربية أو الإنجليزية (في المجموعات: <code>/ask</code> أو "
+        "اذكرني أو ردّ على رسالتي).",
+    },
+    "answer_header": {"ar": "🔎 من المقالات:", "en": "🔎 From the articles:"},
+    "no_answer": {
+        "ar": "لم أجد في المقالات ما يجيب عن هذا السؤال.\nجرّب صياغة أخرى أو كلمات من الخبر نفسه "
+        "(أسماء، أماكن، تواريخ)، أو اطلب /sources لترى ما أعرفه.",
+        "en": "I found nothing in the articles that answers this.\nTry other words, or words from the news "
+        "itself (names, places, dates), or send /sources to see what I know.",
+    },
+    "no_more": {"ar": "لا مزيد من النتائج لهذا السؤال.", "en": "No more results for this question."},
+    "ask_usage": {
+        "ar": "اكتب السؤال بعد الأمر، مثلاً: <code>/ask من أين انطلقت الطائرات المسيرة؟</code>",
+        "en": "Put the question after the command, e.g. <code>/ask Where were the drones launched from?</code>",
+    },
+    "paragraph": {"ar": "الفقرة", "en": "paragraph"},
+    "source": {"ar": "المصدر", "en": "Source"},
+    "link": {"ar": "الرابط", "en": "link"},
+    "more_button": {"ar": "المزيد ◂", "en": "More ▸"},
+    "full_button": {"ar": "الفقرة كاملة {n}", "en": "Full ¶ {n}"},
+    "stale_button": {
+        "ar": "انتهت صلاحية هذا الزر. أعد إرسال السؤال من فضلك.",
+        "en": "This button has expired. Please send the question again.",
+    },
+    "sources_header": {"ar": "📚 المقالات المفهرسة ({n}):", "en": "📚 Indexed articles ({n}):"},
+    "sources_more": {"ar": "… و{n} غيرها", "en": "… and {n} more"},
+    "chunks": {"ar": "{n} مقطعاً", "en": "{n} passages"},
+    "not_allowed": {
+        "ar": "عذراً، هذا البوت خاص ولا يمكنني الرد هنا.",
+        "en": "Sorry, this bot is private and cannot answer here.",
+    },
+    "rate_limited": {
+        "ar": "مهلاً قليلاً 🙏 أسئلة كثيرة في وقت قصير. حاول بعد دقيقة.",
+        "en": "Please slow down 🙏 too many questions at once. Try again in a minute.",
+    },
+    "admins_only": {"ar": "هذا الأمر للمشرفين فقط.", "en": "This command is for administrators only."},
+    "reloaded": {
+        "ar": "✅ أصبح الفهرس الجديد قيد الاستخدام: {build} ({documents} مقالات، {chunks} مقطعاً).",
+        "en": "✅ Now serving the new index: {build} ({documents} documents, {chunks} chunks).",
+    },
+    "reload_unchanged": {
+        "ar": "الفهرس الحالي هو الأحدث: {build}.",
+        "en": "Already serving the newest index: {build}.",
+    },
+    "reload_failed": {
+        "ar": "⚠️ تعذر فتح الفهرس الجديد، وما زلت أستخدم السابق: {error}",
+        "en": "⚠️ Could not open the new index; still serving the previous one: {error}",
+    },
+    "stats": {
+        "ar": "<b>الإحصاءات</b>\nالمقالات: {documents}\nالمقاطع: {chunks}\nالنموذج: {model}\n"
+        "عمر الفهرس: {age}\nالأسئلة المجابة: {served}\nالزمن الوسيط: {p50} مللي ثانية",
+        "en": "<b>Stats</b>\nDocuments: {documents}\nChunks: {chunks}\nModel: {model}\n"
+        "Index age: {age}\nQuestions served: {served}\nMedian latency: {p50} ms",
+    },
+    "error": {
+        "ar": "عذراً، حدث خطأ ما أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل.",
+        "en": "Sorry, something went wrong while handling your message. Please try again shortly.",
+    },
+    "cmd_ask": {"ar": "اطرح سؤالاً عن الأخبار", "en": "Ask a question about the news"},
+    "cmd_help": {"ar": "كيف تستخدم سند", "en": "How to use Sanad"},
+    "cmd_sources": {"ar": "المقالات المفهرسة", "en": "The indexed articles"},
+    "cmd_start": {"ar": "ابدأ", "en": "Start"},
+}
+
+
+def text(key: str, lang: str, **values) -> str:
+    """The string `key` in `lang` (English for anything but Arabic), with values filled in."""
+    template = TEXTS[key]["ar" if lang == "ar" else "en"]
+    return template.format(**values) if values else template

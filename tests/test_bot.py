@@ -1,0 +1,278 @@
+"""The bot end to end: the unmodified python-telegram-bot stack, polling over real HTTP a
+stand-in Bot API server on 127.0.0.1, with the real model and a real index."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from contextlib import asynccontextmanager
+
+import pytest
+
+from bot.app import build_application
+from bot.logs import install_redaction
+from index.build import build_index
+from index.config import load_config
+from index.documents import Document
+from index.search import Searcher
+from tests.conftest import write_config
+from tests.fake_telegram import BOT, FakeTelegram
+
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # httpx honours proxy variables
+
+ADMIN, USER, STRANGER = 42, 1001, 2002
+LAUNCH_SITE = "شمال شرقي بغداد"
+
+
+@pytest.fixture
+async def telegram():
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def bot_config(config, base_url, **bot_settings):
+    settings = {"base_url": base_url, "admins": (ADMIN,), **bot_settings}
+    return dataclasses.replace(config, bot=dataclasses.replace(config.bot, **settings))
+
+
+@asynccontextmanager
+async def running(fake: FakeTelegram, config, searcher: Searcher, **bot_settings):
+    """The application as `run_polling` runs it, minus the signal handling."""
+    app = build_application(bot_config(config, fake.base_url, **bot_settings), fake.token, searcher)
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.post_stop(app)
+        await app.shutdown()
+
+
+def sent_texts(calls):
+    return [c.params["text"] for c in calls]
+
+
+def buttons(call):
+    return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+
+
+async def test_start_publishes_commands_in_both_languages(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        calls = await telegram.wait_for("setMyCommands", count=2)
+    by_lang = {c.params.get("language_code"): [cmd["command"] for cmd in c.params["commands"]] for c in calls}
+    assert set(by_lang) == {None, "ar"} and by_lang[None] == by_lang["ar"] == ["ask", "help", "sources", "start"]
+
+
+@pytest.mark.parametrize(
+    "question, lang_marker",
+    [
+        ("من أين انطلقت الطائرات المسيرة؟", "من المقالات"),
+        ("Where were the drones launched from?", "From the articles"),
+    ],
+)
+async def test_a_question_gets_quoted_cited_passages_in_the_askers_language(
+    telegram, seed_config, seed_searcher, question, lang_marker
+):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send(question, user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    assert telegram.calls[[c.method for c in telegram.calls].index("sendChatAction")].params["action"] == "typing"
+    body = reply.params["text"]
+    assert reply.params["parse_mode"] == "HTML" and reply.params["chat_id"] == USER
+    assert body.startswith("🔎 " + lang_marker)
+    assert body.count("<blockquote>") == 3 and "<b>1.</b>" in body and "<b>3.</b>" in body
+    passage = next(block for block in body.split("<blockquote>")[1:] if LAUNCH_SITE in block)
+    assert "<b>" in passage.split("</blockquote>")[0]  # its best sentence in bold
+    assert "📰" in passage and "¶13" in passage  # cited: title and paragraph
+    labels = [b["text"] for b in buttons(reply)]
+    assert len(labels) == 4  # a full-paragraph button per passage, and "more"
+
+
+async def test_full_paragraph_and_more_buttons(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("Who condemned the attack?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+        first_page = reply.params["text"]
+        message = {"message_id": 99, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT, "text": "x"}
+        para_button = next(b for b in buttons(reply) if b["callback_data"].startswith("para:"))
+        more_button = next(b for b in buttons(reply) if b["callback_data"].startswith("more:"))
+        assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(reply))
+
+        since = len(telegram.calls)
+        telegram.press(message, para_button["callback_data"], user_id=USER)
+        [paragraph] = await telegram.wait_for("sendMessage", since=since)
+        await telegram.wait_for("answerCallbackQuery", since=since)
+
+        since = len(telegram.calls)
+        telegram.press(message, more_button["callback_data"], user_id=USER)
+        [more] = await telegram.wait_for("sendMessage", since=since)
+    quoted = first_page.split("<blockquote>")[1].split("</blockquote>")[0].replace("<b>", "").replace("</b>", "")
+    full = paragraph.params["text"].split("<blockquote>")[1].split("</blockquote>")[0]
+    assert quoted in full  # the full paragraph holds the passage
+    assert "<b>4.</b>" in more.params["text"] and "<b>1.</b>" not in more.params["text"]
+
+
+async def test_off_topic_questions_get_the_no_answer_reply(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("How many points did the Panthers defense surrender?", user_id=USER)
+        telegram.send("ما هي عاصمة فرنسا؟", user_id=USER + 1)
+        replies = await telegram.wait_for("sendMessage", count=2)
+    texts = {c.params["chat_id"]: c.params["text"] for c in replies}
+    assert texts[USER].startswith("I found nothing in the articles")
+    assert texts[USER + 1].startswith("لم أجد في المقالات")
+    assert all("reply_markup" not in c.params for c in replies)
+
+
+async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_config, seed_searcher):
+    group = -100123
+    async with running(telegram, seed_config, seed_searcher):
+        since = len(telegram.calls)
+        telegram.send("Where were the drones launched from?", user_id=USER, chat_id=group, chat_type="supergroup")
+        assert not await telegram.quiet(1.5, since)
+        telegram.send("/ask Where were the drones launched from?", user_id=USER, chat_id=group, chat_type="supergroup")
+        [by_command] = await telegram.wait_for("sendMessage")
+        since = len(telegram.calls)
+        telegram.send(
+            f"@{BOT['username']} من أين انطلقت الطائرات المسيرة؟", user_id=USER, chat_id=group, chat_type="supergroup"
+        )
+        [by_mention] = await telegram.wait_for("sendMessage", since=since)
+        since = len(telegram.calls)
+        bot_message = {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": group, "type": "supergroup"},
+            "from": BOT,
+            "text": "earlier reply",
+        }
+        telegram.send(
+            "Who sent Qaani to Baghdad?", user_id=USER, chat_id=group, chat_type="supergroup", reply_to=bot_message
+        )
+        [by_reply] = await telegram.wait_for("sendMessage", since=since)
+    assert LAUNCH_SITE in by_command.params["text"] and LAUNCH_SITE in by_mention.params["text"]
+    assert by_mention.params["text"].startswith("🔎 من المقالات")
+    assert by_reply.params["chat_id"] == group and "<blockquote>" in by_reply.params["text"]
+
+
+async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher, allowed_users=(USER,)):
+        telegram.send("Where were the drones launched from?", user_id=STRANGER)
+        [refusal] = await telegram.wait_for("sendMessage")
+        since = len(telegram.calls)
+        telegram.send("Where were the drones launched from?", user_id=STRANGER)
+        telegram.send("/sources", user_id=STRANGER)
+        telegram.inline_query("drones", user_id=STRANGER)
+        assert not [c for c in await telegram.quiet(1.5, since) if c.method == "sendMessage"]
+        telegram.send("Where were the drones launched from?", user_id=USER)
+        [allowed] = await telegram.wait_for("sendMessage", since=since)
+    assert refusal.params["text"].startswith("Sorry, this bot is private")
+    assert allowed.params["chat_id"] == USER and LAUNCH_SITE in allowed.params["text"]
+
+
+async def test_the_rate_limit_asks_a_fast_user_to_slow_down(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher, rate_limit_per_minute=2):
+        for question in ("Who is Qaani?", "Who is Kadhimi?", "Who is Shamkhani?", "Who is Biden?"):
+            telegram.send(question, user_id=USER)
+        replies = await telegram.wait_for("sendMessage", count=3)
+        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 3  # 4th: silence
+    assert sum(t.startswith("Please slow down") for t in sent_texts(replies)) == 1
+
+
+async def test_admin_commands_refuse_others_and_stats_report(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("/stats", user_id=USER)
+        telegram.send("/reload", user_id=USER)
+        refusals = await telegram.wait_for("sendMessage", count=2)
+        since = len(telegram.calls)
+        telegram.send("/stats", user_id=ADMIN)
+        [stats] = await telegram.wait_for("sendMessage", since=since)
+    assert all(t == "This command is for administrators only." for t in sent_texts(refusals))
+    assert "Documents: 1" in stats.params["text"] and "multilingual-e5-small" in stats.params["text"]
+
+
+async def test_help_sources_and_stale_buttons(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("/help", user_id=USER)
+        [help_reply] = await telegram.wait_for("sendMessage")
+        since = len(telegram.calls)
+        telegram.send("/sources", user_id=USER, language_code="ar")
+        [sources] = await telegram.wait_for("sendMessage", since=since)
+        message = {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT, "text": "x"}
+        for data in ("more:expired:3", "para:" + "x" * 80, "garbage"):
+            telegram.press(message, data, user_id=USER)
+        answers = await telegram.wait_for("answerCallbackQuery", count=3)
+    assert "/ask" in help_reply.params["text"] and "sources" in help_reply.params["text"]
+    assert sources.params["text"].startswith("📚 المقالات المفهرسة (1)")
+    assert all(a.params["text"].startswith("This button has expired") for a in answers)
+
+
+def small_index(tmp_path, embedder, text):
+    config = load_config(write_config(tmp_path, bot={"reload_check_seconds": 0.2}))
+    build_index(config, embedder, [Document("news.txt", "News", "https://example.com/n", "2021-11-09", "en", text)])
+    return config
+
+
+async def test_a_new_build_is_served_without_restart_and_reload_reports_it(telegram, tmp_path, embedder):
+    config = small_index(tmp_path, embedder, "The bridge over the river was closed for repairs on Monday.")
+    searcher = Searcher(config, embedder)
+    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+        telegram.send("Why was the bridge closed?", user_id=USER)
+        [before] = await telegram.wait_for("sendMessage")
+        build_index(
+            config,
+            embedder,
+            [
+                Document(
+                    "news.txt",
+                    "News",
+                    "https://example.com/n",
+                    "2021-11-10",
+                    "en",
+                    "The museum reopened after a year of renovation work.",
+                )
+            ],
+        )
+        for _ in range(50):  # the watcher polls every 0.2 s
+            if "museum" in searcher.index.documents[0].text:
+                break
+            await telegram.quiet(0.1)
+        since = len(telegram.calls)
+        telegram.send("When did the museum reopen?", user_id=USER)
+        [after] = await telegram.wait_for("sendMessage", since=since)
+        since = len(telegram.calls)
+        telegram.send("/reload", user_id=ADMIN)
+        [reload_reply] = await telegram.wait_for("sendMessage", since=since)
+    assert "bridge" in before.params["text"] and 'href="https://example.com/n"' in before.params["text"]
+    assert "museum" in after.params["text"] and "2021-11-10" in after.params["text"]
+    assert reload_reply.params["text"].startswith("Already serving the newest index")
+
+
+async def test_errors_reach_the_user_and_the_log_never_holds_the_token(
+    telegram, seed_config, seed_searcher, caplog, monkeypatch
+):
+    previous = install_redaction(telegram.token)
+    caplog.set_level(logging.DEBUG)
+    try:
+        async with running(telegram, seed_config, seed_searcher) as app:
+            telegram.send("Where were the drones launched from?", user_id=USER)
+            await telegram.wait_for("sendMessage")
+
+            def broken(*args, **kwargs):
+                raise RuntimeError(f"search exploded near {telegram.base_url}{telegram.token}/x")
+
+            monkeypatch.setattr(app.bot_data["sanad"].service.searcher, "ask", broken)
+            since = len(telegram.calls)
+            telegram.send("من وصل إلى بغداد؟", user_id=USER)
+            [error_reply] = await telegram.wait_for("sendMessage", since=since)
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert error_reply.params["text"].startswith("عذراً، حدث خطأ")
+    assert "getUpdates" in caplog.text and "search exploded" in caplog.text
+    assert telegram.token not in caplog.text
+    assert "<token>" in caplog.text

@@ -1,0 +1,123 @@
+"""Replies are valid Telegram HTML within 4096 UTF-16 units, whatever the articles hold."""
+
+from html.parser import HTMLParser
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.formatting import FSI, MAX_UTF16, PDI, answer_messages, isolate, paragraph_message, sources_message, utf16_len
+from bot.texts import TEXTS
+from index.search import Answer, Passage
+
+ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
+
+
+class TelegramHTML(HTMLParser):
+    """Fails on anything Telegram's HTML parser would reject: unknown or unbalanced tags, and
+    a bare & or < that is not an entity."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)
+        self.stack, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        assert tag in ALLOWED_TAGS, tag
+        assert tag != "a" or [k for k, _ in attrs] == ["href"]
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, tag
+
+    def handle_data(self, data):
+        assert "<" not in data and ">" not in data and "&" not in data
+        self.text.append(data)
+
+    def handle_entityref(self, name):
+        assert name in ("lt", "gt", "amp", "quot")
+
+    def handle_charref(self, name):
+        raise AssertionError(f"unexpected char ref {name}")
+
+
+def check(message):
+    parser = TelegramHTML()
+    parser.feed(message)
+    parser.close()
+    assert not parser.stack
+    assert utf16_len(message) <= MAX_UTF16
+
+
+hard_text = st.lists(
+    st.sampled_from(list("abc ابت<>&\"'.؟!\n🙂\u202e\u200b\u2066") + ["🇸🇦", "أخبار", "news", "&amp;", "<b>"]),
+    min_size=1,
+    max_size=120,
+).map("".join)
+
+
+@st.composite
+def passages(draw):
+    n = draw(st.integers(1, 5))
+    result = []
+    for rank in range(1, n + 1):
+        body = draw(hard_text) * draw(st.sampled_from([1, 1, 40]))  # sometimes far over the limit
+        start = draw(st.integers(0, len(body) - 1))
+        highlight = body[start : start + draw(st.integers(0, 200))]
+        url = draw(st.sampled_from([None, "https://e.x/a?b=1&c=<2>", "javascript:alert(1)"]))
+        result.append(
+            Passage(
+                rank,
+                "d.txt",
+                draw(hard_text),
+                url,
+                draw(st.sampled_from([None, "2021-11-09"])),
+                draw(st.integers(1, 500)),
+                0,
+                len(body),
+                body,
+                highlight,
+                0.9,
+            )
+        )
+    return result
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(passages(), hard_text, st.sampled_from(["ar", "en"]))
+def test_every_answer_message_is_valid_html_within_the_limit(ps, question, lang):
+    messages = answer_messages(Answer(question, lang, True, ps), lang)
+    for message in messages:
+        check(message)
+    joined = "".join(messages)
+    assert all(f"<b>{p.rank}.</b>" in joined for p in ps)  # split between passages, none dropped
+    assert "javascript:" not in joined
+
+
+@settings(max_examples=60, deadline=None)
+@given(hard_text, st.integers(1, 40), st.sampled_from(["ar", "en"]))
+def test_paragraph_and_sources_messages_stay_valid(body, repeat, lang):
+    check(paragraph_message("عنوان <x>", 3, None, "https://e.x/&", body * repeat, lang))
+    check(sources_message([(body, 4)] * repeat * 20, lang))
+
+
+def test_a_long_passage_is_cut_on_a_sentence_with_an_ellipsis():
+    sentence = "هذه جملة طويلة عن الأخبار. "
+    body = sentence * 400
+    [message] = answer_messages(
+        Answer("q", "ar", True, [Passage(1, "d", "t", None, None, 1, 0, len(body), body, sentence.strip(), 0.9)]), "ar"
+    )
+    check(message)
+    assert "الأخبار.…</blockquote>" in message
+
+
+def test_text_of_the_other_direction_is_isolated():
+    assert isolate("عنوان الخبر", "en") == f"{FSI}عنوان الخبر{PDI}"
+    assert isolate("Reuters", "ar") == f"{FSI}Reuters{PDI}"
+    assert isolate("عنوان الخبر", "ar") == "عنوان الخبر" and isolate("Reuters", "en") == "Reuters"
+    [message] = answer_messages(
+        Answer("q", "en", True, [Passage(1, "d", "خبر", None, None, 2, 0, 4, "نص.", "نص.", 0.9)]), "en"
+    )
+    assert f"📰 {FSI}خبر{PDI} · ¶2" in message
+
+
+def test_every_string_exists_in_both_languages():
+    assert all(set(forms) == {"ar", "en"} and all(forms.values()) for forms in TEXTS.values())
