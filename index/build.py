@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .chunk import chunk_document
 from .config import Config
 from .documents import Document, load_corpus
-from .embed import Embedder, EmbeddingCache, embed_cached
-from .split import Span
-from .store import FORMAT_VERSION, MANIFEST, current_build, write_build
+from .embed import EmbeddingCache, Models, embed_cached
+from .lexical import LexicalIndex
+from .normalize import detect_language
+from .split import Span, clause_spans
+from .store import FORMAT_VERSION, MANIFEST, BuildTables, current_build, write_build
 
 
 class BuildError(RuntimeError):
@@ -42,14 +42,16 @@ class BuildResult:
         )
 
 
-def fingerprint(documents: list[Document], embedder: Embedder, config: Config) -> str:
+def fingerprint(documents: list[Document], models: Models, config: Config) -> str:
     """Everything a build's content depends on: if this matches, rebuilding changes nothing."""
     digest = hashlib.sha256()
+    m = models.primary
     settings = [
         FORMAT_VERSION,
-        embedder.model_id,
-        embedder.query_prompt,
-        embedder.passage_prompt,
+        m.model_id,
+        models.second and models.second.model_id,
+        m.query_prompt,
+        m.passage_prompt,
         config.chunking.max_tokens,
         config.chunking.overlap_sentences,
         config.store.index_type,
@@ -87,14 +89,64 @@ class _BuildLock:
         self._file.close()
 
 
+def _tables(config: Config, models: Models, documents: list[Document], progress: bool) -> tuple[BuildTables, int]:
+    """Chunks, their vectors (from the cache where it has them), sentences and the lexical index.
+    Returns the tables and how many chunks had to be embedded."""
+    chunks = []
+    for doc in documents:
+        chunks.extend(
+            chunk_document(
+                doc, config.chunking.max_tokens, config.chunking.overlap_sentences, models.primary.count_tokens
+            )
+        )
+    # Sentence units (long sentences cut into clauses) are embedded once each, even when
+    # overlapping chunks share them.
+    sentence_row: dict[tuple[str, Span], int] = {}
+    chunk_sentence_rows, sentence_texts, sentence_spans = [], [], []
+    text_of = {doc.id: doc.text for doc in documents}
+    for chunk in chunks:
+        rows = []
+        units = [(u, s) for s in chunk.sentences for u in clause_spans(text_of[chunk.doc_id], s)]
+        for span, sentence in units:
+            key = (chunk.doc_id, span)
+            if key not in sentence_row:
+                sentence_row[key] = len(sentence_texts)
+                sentence_texts.append(text_of[chunk.doc_id][span[0] : span[1]])
+                sentence_spans.append((*span, *sentence))
+            rows.append(sentence_row[key])
+        chunk_sentence_rows.append(tuple(rows))
+    chunk_texts = [c.text for c in chunks]
+    cache = EmbeddingCache(config.cache_path)
+    try:
+        vectors, embedded = embed_cached(models.primary, cache, chunk_texts, progress)
+        second = embed_cached(models.second, cache, chunk_texts, progress)[0] if models.second else None
+        sentence_vectors = embed_cached(models.primary, cache, sentence_texts, progress)[0]
+        second_sentences = embed_cached(models.second, cache, sentence_texts, progress)[0] if models.second else None
+    finally:
+        cache.close()
+    langs = [detect_language(t) for t in chunk_texts]
+    tables = BuildTables(
+        documents,
+        chunks,
+        langs,
+        chunk_sentence_rows,
+        sentence_spans,
+        vectors,
+        second,
+        sentence_vectors,
+        second_sentences,
+        LexicalIndex.build(chunk_texts),
+    )
+    return tables, embedded
+
+
 def build_index(
     config: Config,
-    embedder: Embedder,
+    models: Models,
     documents: list[Document],
     index_dir: Path | None = None,
     force: bool = False,
     progress: bool = False,
-    log: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
     """Chunk and embed `documents` into a new build under `index_dir` and make it current."""
     began = time.perf_counter()
@@ -106,54 +158,18 @@ def build_index(
     except OSError as exc:
         raise BuildError(f"cannot write to {index_dir}: {exc.strerror}") from None
     with lock:
-        stamp = fingerprint(documents, embedder, config)
+        stamp = fingerprint(documents, models, config)
         if not force and stamp == _current_fingerprint(index_dir):
-            manifest = json.loads((current_build(index_dir) / MANIFEST).read_text(encoding="utf-8"))
-            return BuildResult(
-                len(documents),
-                manifest["chunks"],
-                0,
-                manifest["chunks"],
-                time.perf_counter() - began,
-                current_build(index_dir),
-                up_to_date=True,
-            )
-
-        chunks = []
-        for doc in documents:
-            chunks.extend(
-                chunk_document(
-                    doc, config.chunking.max_tokens, config.chunking.overlap_sentences, embedder.count_tokens
-                )
-            )
-        # Sentences are embedded once each, even when overlapping chunks share them.
-        sentence_row: dict[tuple[str, Span], int] = {}
-        chunk_sentence_rows = []
-        sentence_texts, sentence_spans = [], []
-        text_of = {doc.id: doc.text for doc in documents}
-        for chunk in chunks:
-            rows = []
-            for span in chunk.sentences:
-                key = (chunk.doc_id, span)
-                if key not in sentence_row:
-                    sentence_row[key] = len(sentence_texts)
-                    sentence_texts.append(text_of[chunk.doc_id][span[0] : span[1]])
-                    sentence_spans.append(span)
-                rows.append(sentence_row[key])
-            chunk_sentence_rows.append(tuple(rows))
-
-        cache = EmbeddingCache(config.cache_path)
-        try:
-            log(f"embedding {len(chunks)} chunks and {len(sentence_texts)} sentences")
-            chunk_vectors, new_chunks = embed_cached(embedder, cache, [c.text for c in chunks], progress)
-            sentence_vectors, _ = embed_cached(embedder, cache, sentence_texts, progress)
-        finally:
-            cache.close()
+            current = current_build(index_dir)
+            chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
+            return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
+        tables, embedded = _tables(config, models, documents, progress)
         manifest = {
             "format_version": FORMAT_VERSION,
-            "model_id": embedder.model_id,
-            "dim": int(chunk_vectors.shape[1]),
-            "prompts": {"query": embedder.query_prompt, "passage": embedder.passage_prompt},
+            "model_id": models.primary.model_id,
+            "second_model_id": models.second.model_id if models.second else None,
+            "dim": int(tables.vectors.shape[1]),
+            "prompts": {"query": models.primary.query_prompt, "passage": models.primary.passage_prompt},
             "chunking": {
                 "max_tokens": config.chunking.max_tokens,
                 "overlap_sentences": config.chunking.overlap_sentences,
@@ -161,42 +177,29 @@ def build_index(
             "index_type": config.store.index_type,
             "fingerprint": stamp,
             "documents": len(documents),
-            "chunks": len(chunks),
-            "sentences": len(sentence_texts),
+            "chunks": len(tables.chunks),
+            "sentences": len(tables.sentence_vectors),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.perf_counter() - began, 3),
         }
-        seconds = time.perf_counter() - began
-        manifest["build_seconds"] = round(seconds, 3)
-        path = write_build(
-            index_dir,
-            manifest,
-            documents,
-            chunks,
-            np.asarray(chunk_vectors),
-            chunk_sentence_rows,
-            sentence_spans,
-            np.asarray(sentence_vectors),
-            config.store.index_type,
-            config.store.keep_builds,
-        )
-    return BuildResult(
-        len(documents), len(chunks), new_chunks, len(chunks) - new_chunks, time.perf_counter() - began, path
-    )
+        path = write_build(index_dir, manifest, tables, config.store.index_type, config.store.keep_builds)
+    n = len(tables.chunks)
+    return BuildResult(len(documents), n, embedded, n - embedded, time.perf_counter() - began, path)
 
 
 def build_from_config(
     config: Config,
-    embedder: Embedder,
+    models: Models,
     seeds: Path | None = None,
     corpus: Path | None = None,
     force: bool = False,
     progress: bool = False,
     warn: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Build from the seeds folder (config's, or `seeds`) plus an optional jsonl corpus."""
+    """Build from the seeds folder (config's, or `seeds`), or a jsonl corpus, or both."""
     seeds_dir = seeds if seeds is not None else (None if corpus is not None else config.seeds_dir)
     try:
         documents = load_corpus(seeds_dir, corpus, warn)
     except FileNotFoundError as exc:
         raise BuildError(str(exc)) from None
-    return build_index(config, embedder, documents, force=force, progress=progress)
+    return build_index(config, models, documents, force=force, progress=progress)

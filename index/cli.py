@@ -11,7 +11,7 @@ from pathlib import Path
 from .build import BuildError, build_from_config
 from .config import ConfigError, load_config
 from .default_model import ModelSourceError
-from .embed import EmbedderError, load_embedder
+from .embed import EmbedderError, load_models
 from .evaluate import EvalError, evaluate
 from .search import Answer, Searcher
 from .store import IndexUnavailable
@@ -32,10 +32,9 @@ def _warn(message: str) -> None:
 
 def cmd_build(args) -> int:
     config = load_config(args.config)
-    embedder = load_embedder(config)
     result = build_from_config(
         config,
-        embedder,
+        load_models(config),
         seeds=args.seeds,
         corpus=args.corpus,
         force=args.force,
@@ -92,16 +91,15 @@ def cmd_ask(args) -> int:
 
 def cmd_eval(args) -> int:
     config = load_config(args.config)
-    result = evaluate(config, load_embedder(config), args.corpus, args.queries, k=args.k, progress=sys.stderr.isatty())
+    result = evaluate(config, load_models(config), args.corpus, args.queries, k=args.k, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"{'queries':<10}{'n':>6}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MRR@10':>8}")
+    columns = ["recall@1", "recall@5", "recall@10", "mrr@10", "answered", "highlight", "paragraph@3"]
+    shown = [c for c in columns if c in result]
+    print(f"{'queries':<10}{'n':>6}" + "".join(f"{c:>12}" for c in shown))
     for name, row in [("all", result), *result["by_lang"].items()]:
-        print(
-            f"{name:<10}{row['n']:>6}{row['recall@1']:>8.3f}{row['recall@5']:>8.3f}"
-            f"{row['recall@10']:>8.3f}{row['mrr@10']:>8.3f}"
-        )
+        print(f"{name:<10}{row['n']:>6}" + "".join(f"{row.get(c, float('nan')):>12.3f}" for c in shown))
     return 0
 
 
@@ -152,9 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="measure retrieval on a labelled corpus",
         description="Build a throw-away index of CORPUS with the configured pipeline, ask every "
-        "query, and report document-level Recall@1/5/10 and MRR@10 by query language.",
+        "query, and report by query language: document-level Recall@1/5/10 and MRR@10; 'answered', the share "
+        "of queries the abstention rule answers (ask off-topic queries of a corpus to measure abstention); "
+        "'highlight', how often the top passage's highlight holds the query's 'answer'; and 'paragraph@3', "
+        "answered with a gold paragraph (queries' 'paragraphs') among the top 3.",
     )
-    p.add_argument("--corpus", type=Path, required=True, help="corpus JSONL: id, title, text, lang")
+    p.add_argument(
+        "--corpus", type=Path, required=True, help="corpus JSONL (id, title, text, lang) or an articles folder"
+    )
     p.add_argument("--queries", type=Path, required=True, help="queries JSONL: id, question, lang, gold")
     p.add_argument("-k", type=int, default=10, help="rank cutoff (default 10)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")

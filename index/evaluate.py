@@ -12,7 +12,7 @@ from pathlib import Path
 from .build import build_index
 from .config import Config
 from .documents import load_corpus
-from .embed import Embedder
+from .embed import Models
 from .search import Searcher
 
 CUTOFFS = (1, 5, 10)
@@ -23,14 +23,16 @@ class EvalError(ValueError):
 
 
 @dataclass(frozen=True)
-class Query:
+class LabelledQuery:
     id: str
     question: str
     lang: str
     gold: frozenset[str]
+    answer: str | None
+    paragraphs: frozenset[int]  # optional: the paragraphs of the gold document that answer
 
 
-def load_queries(path: Path) -> list[Query]:
+def load_queries(path: Path) -> list[LabelledQuery]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -42,8 +44,13 @@ def load_queries(path: Path) -> list[Query]:
         try:
             row = json.loads(line)
             queries.append(
-                Query(
-                    str(row.get("id", number)), row["question"], row.get("lang", "?"), frozenset(map(str, row["gold"]))
+                LabelledQuery(
+                    str(row.get("id", number)),
+                    row["question"],
+                    row.get("lang", "?"),
+                    frozenset(map(str, row["gold"])),
+                    row.get("answer"),
+                    frozenset(map(int, row.get("paragraphs", []))),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -53,36 +60,68 @@ def load_queries(path: Path) -> list[Query]:
     return queries
 
 
-def _scores(ranks: list[int | None]) -> dict:
-    n = len(ranks)
-    result: dict = {"n": n}
+def _rate(flags: list[bool | None]) -> float | None:
+    known = [f for f in flags if f is not None]
+    return round(sum(known) / len(known), 4) if known else None
+
+
+def _scores(results: list[dict]) -> dict:
+    """Figures over per-query results {rank, answered, highlight, paragraph}."""
+    n = len(results)
+    ranks = [r["rank"] for r in results]
+    figures: dict = {"n": n}
     for k in CUTOFFS:
-        result[f"recall@{k}"] = round(sum(r is not None and r <= k for r in ranks) / n, 4)
-    result["mrr@10"] = round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)
-    return result
+        figures[f"recall@{k}"] = round(sum(r is not None and r <= k for r in ranks) / n, 4)
+    figures["mrr@10"] = round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)
+    figures["answered"] = _rate([r["answered"] for r in results])
+    for key in ("highlight", "paragraph@3"):
+        rate = _rate([r[key] for r in results])
+        if rate is not None:
+            figures[key] = rate
+    return figures
+
+
+def _judge(searcher: Searcher, query_row: LabelledQuery, query, k: int, candidates: int) -> dict:
+    index = searcher.index
+    hits = searcher.ranked(query, candidates=candidates)
+    doc_ids: list[str] = []
+    for hit in hits:
+        # Corpus rows are stored as "<file>#<row id>"; gold lists the row ids.
+        doc_id = index.documents[hit.doc].id.split("#", 1)[-1]
+        if doc_id not in doc_ids:
+            doc_ids.append(doc_id)
+    rank = next((i for i, d in enumerate(doc_ids[:k], 1) if d in query_row.gold), None)
+    answered = searcher.answered(query, hits, index)
+    highlight = paragraph = None
+    if query_row.answer and hits:
+        start, end = searcher.highlight(index, hits[0], query)
+        highlight = query_row.answer in index.documents[hits[0].doc].text[start:end]
+    if query_row.paragraphs:
+        paragraph = answered and any(
+            index.documents[h.doc].id.split("#", 1)[-1] in query_row.gold and h.paragraph in query_row.paragraphs
+            for h in hits[:3]
+        )
+    return {"rank": rank, "answered": answered, "highlight": highlight, "paragraph@3": paragraph}
 
 
 def evaluate(
-    config: Config, embedder: Embedder, corpus: Path, queries_path: Path, k: int = 10, progress: bool = False
+    config: Config, models: Models, corpus: Path, queries_path: Path, k: int = 10, progress: bool = False
 ) -> dict:
+    """Build a throw-away index of `corpus` (a JSONL file or an articles folder) and judge every query."""
     queries = load_queries(queries_path)
-    documents = load_corpus(corpus=corpus, warn=lambda _: None)
+    if corpus.is_dir():
+        documents = load_corpus(seeds_dir=corpus, warn=lambda _: None)
+    else:
+        documents = load_corpus(corpus=corpus, warn=lambda _: None)
     with tempfile.TemporaryDirectory(prefix="sanad-eval-") as tmp:
-        build_index(config, embedder, documents, index_dir=Path(tmp), progress=progress)
-        searcher = Searcher(config, embedder, index_dir=Path(tmp))
-        vectors = embedder.embed_queries([q.question for q in queries], progress=progress)
-        ranks: list[int | None] = []
-        for query, vector in zip(queries, vectors):
-            doc_ids: list[str] = []
-            for hit in searcher.ranked(vector, candidates=max(config.search.candidates, 5 * k)):
-                # Corpus rows are stored as "<file>#<row id>"; gold lists the row ids.
-                doc_id = searcher.index.documents[hit.doc].id.split("#", 1)[-1]
-                if doc_id not in doc_ids:
-                    doc_ids.append(doc_id)
-            ranks.append(next((i for i, d in enumerate(doc_ids[:k], 1) if d in query.gold), None))
+        build_index(config, models, documents, index_dir=Path(tmp), progress=progress)
+        searcher = Searcher(config, models, index_dir=Path(tmp))
+        prepared = searcher.queries([q.question for q in queries])
+        candidates = max(config.search.candidates, 5 * k)
+        results = [_judge(searcher, row, query, k, candidates) for row, query in zip(queries, prepared)]
     by_lang = defaultdict(list)
-    for query, rank in zip(queries, ranks):
-        by_lang[query.lang].append(rank)
-    result = _scores(ranks)
-    result["by_lang"] = {lang: _scores(r) for lang, r in sorted(by_lang.items())}
-    return result
+    for row, result in zip(queries, results):
+        by_lang[row.lang].append(result)
+    figures = _scores(results)
+    figures["by_lang"] = {lang: _scores(r) for lang, r in sorted(by_lang.items())}
+    return figures

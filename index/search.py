@@ -1,4 +1,10 @@
-"""The search API shared by the bot and the command line: a question in, cited passages out."""
+"""The search API shared by the bot and the command line: a question in, cited passages out.
+
+Ranking fuses scores, not ranks: the model's cosine, the second model's cosines (whole
+chunk, and its best sentence), and BM25 — the last only for chunks in the question's
+language, since lexical matches across scripts are noise. Whether to answer at all is
+decided on the semantic part alone (cosines are comparable across questions; BM25 is not).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
-from .embed import Embedder, load_embedder
+from .embed import Models, load_models
+from .lexical import tokens
 from .normalize import clean_text, detect_language
 from .store import Index, current_build, open_index
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
+HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
+HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause only
 
 
 @dataclass(frozen=True)
@@ -55,43 +64,70 @@ class Answer:
 
 
 @dataclass
-class _Hit:
+class Hit:
+    """A passage before it is cited: one chunk, or neighbouring chunks of a paragraph merged."""
+
     doc: int
     paragraph: int
     start: int
     end: int
-    score: float
+    score: float  # fused: ranks passages
+    semantic: float  # cosines only: decides whether to answer
     sentence_rows: set[int]
 
 
-def _merge_neighbours(index: Index, ids: np.ndarray, scores: np.ndarray) -> list[_Hit]:
-    """Overlapping or touching chunks of one paragraph become one passage with the best score."""
-    hits: list[_Hit] = []
-    for chunk_id, score in zip(ids, scores):
-        if chunk_id < 0:
-            continue
-        c = index.chunks[chunk_id]
+@dataclass(frozen=True)
+class Query:
+    """A question with everything scoring needs, computed once."""
+
+    text: str
+    lang: str
+    vector: np.ndarray
+    second_vector: np.ndarray | None
+    words: frozenset[str]
+
+
+def _merge_neighbours(index: Index, ids: np.ndarray, fused: np.ndarray, semantic: np.ndarray) -> list[Hit]:
+    """Overlapping or touching chunks of one paragraph become one passage with the best scores."""
+    hits: list[Hit] = []
+    for i in np.argsort(-fused, kind="stable"):
+        c = index.chunks[ids[i]]
         for hit in hits:
             if hit.doc == c.doc and hit.paragraph == c.paragraph and c.start <= hit.end + 1 and hit.start <= c.end + 1:
                 hit.start, hit.end = min(hit.start, c.start), max(hit.end, c.end)
                 hit.sentence_rows.update(c.sentence_rows)
+                hit.semantic = max(hit.semantic, float(semantic[i]))
                 break
         else:
-            hits.append(_Hit(c.doc, c.paragraph, c.start, c.end, float(score), set(c.sentence_rows)))
+            hits.append(
+                Hit(c.doc, c.paragraph, c.start, c.end, float(fused[i]), float(semantic[i]), set(c.sentence_rows))
+            )
     return hits
 
 
+def _best_unit(index: Index, ids: np.ndarray, unit_vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+    """For each chunk, the cosine of its sentence unit closest to the question."""
+    rows = [index.chunks[i].sentence_rows for i in ids]
+    scores = unit_vectors[np.fromiter((r for chunk in rows for r in chunk), dtype=np.int64)] @ query_vector
+    bounds = np.cumsum([0] + [len(r) for r in rows])
+    return np.array([scores[a:b].max() for a, b in zip(bounds[:-1], bounds[1:])], dtype=np.float32)
+
+
 class Searcher:
-    """Holds the model and the current index; `reload()` swaps in a newer build atomically,
+    """Holds the models and the current index; `reload()` swaps in a newer build atomically,
     so a question in flight finishes on the index it started with."""
 
-    def __init__(self, config: Config, embedder: Embedder | None = None, index_dir: Path | None = None):
+    def __init__(self, config: Config, models: Models | None = None, index_dir: Path | None = None):
         self.config = config
-        self.embedder = embedder or load_embedder(config)
+        self.models = models or load_models(config)
         self.index_dir = index_dir or config.index_dir
-        self.index: Index = open_index(self.index_dir, self.embedder.model_id)
-        self.embedder.warm_up()
+        self.index: Index = self._open()
+        self.models.warm_up()
         self._reload_lock = threading.Lock()
+
+    def _open(self) -> Index:
+        second = self.models.second.model_id if self.models.second else None
+        return open_index(self.index_dir, self.models.primary.model_id, second)
 
     def reload(self) -> bool:
         """Open the current build if it is newer than the one in use; True if switched.
@@ -99,51 +135,95 @@ class Searcher:
         with self._reload_lock:
             if current_build(self.index_dir) == self.index.path:
                 return False
-            self.index = open_index(self.index_dir, self.embedder.model_id)
+            self.index = self._open()
             return True
 
-    def ranked(self, query_vector: np.ndarray, index: Index | None = None, candidates: int | None = None) -> list[_Hit]:
-        """All passages among the nearest `candidates` chunks, best first."""
+    def queries(self, questions: list[str]) -> list[Query]:
+        """Questions cleaned, their language told, and embedded in batches."""
+        texts = [clean_text(q)[:MAX_QUESTION_CHARS] for q in questions]
+        vectors = self.models.primary.embed_queries(texts)
+        second = self.models.second.embed_queries(texts) if self.models.second else [None] * len(texts)
+        return [Query(t, detect_language(t), v, s, frozenset(tokens(t))) for t, v, s in zip(texts, vectors, second)]
+
+    def ranked(self, query: Query, index: Index | None = None, candidates: int | None = None) -> list[Hit]:
+        """Passages among the nearest chunks (dense, plus lexical in the question's language), best first."""
         index = index or self.index
-        n = min(candidates or self.config.search.candidates, index.vectors.ntotal)
+        s = self.config.search
+        n = min(candidates or s.candidates, len(index.chunks))
         if n == 0:
             return []
-        scores, ids = index.vectors.search(query_vector.reshape(1, -1), n)
-        hits = _merge_neighbours(index, ids[0], scores[0])
-        hits.sort(key=lambda h: -h.score)
-        return hits
+        _, nearest = index.faiss_index.search(query.vector.reshape(1, -1), n)
+        ids = nearest[0][nearest[0] >= 0]
+        lexical = None
+        if s.weight_lexical > 0 and query.lang in ("ar", "en"):
+            bm25 = index.lexical.scores(query.text)
+            if bm25.max() > 0:
+                lexical = bm25 / bm25.max()
+                top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
+                ids = np.union1d(ids, top[lexical[top] > 0])
+        # Weighted means of cosines, so scores read like a cosine whatever the weights.
+        semantic = index.vectors[ids] @ query.vector
+        semantic += s.weight_sentence * _best_unit(index, ids, index.sentence_vectors, query.vector)
+        total = 1 + s.weight_sentence
+        if query.second_vector is not None and index.second_vectors is not None:
+            semantic += s.weight_second_passage * (index.second_vectors[ids] @ query.second_vector)
+            semantic += s.weight_second_sentence * _best_unit(
+                index, ids, index.second_sentence_vectors, query.second_vector
+            )
+            total += s.weight_second_passage + s.weight_second_sentence
+        semantic /= total
+        fused = semantic
+        if lexical is not None:
+            same_language = np.array([index.chunks[i].lang == query.lang for i in ids])
+            fused = semantic + s.weight_lexical * lexical[ids] * same_language / total
+        return _merge_neighbours(index, ids, fused, semantic)
 
     def threshold(self, question_lang: str, passage_lang: str) -> float:
         same = question_lang == passage_lang
         return self.config.search.min_score if same else self.config.search.min_score_cross_language
 
+    def answered(self, query: Query, hits: list[Hit], index: Index) -> bool:
+        """Answer when some passage is semantically close enough for its language pair."""
+        return any(h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang) for h in hits)
+
     def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Passages offset..offset+k for `question`, or an abstention when nothing is relevant."""
         began = time.perf_counter()
-        question = clean_text(question)[:MAX_QUESTION_CHARS]
-        lang = detect_language(question)
-        if not question:
-            return Answer(question, lang, False, took_ms=(time.perf_counter() - began) * 1000)
         k = k or self.config.search.top_k
+        if not clean_text(question):
+            return Answer("", "other", False, took_ms=(time.perf_counter() - began) * 1000)
         index = self.index  # one snapshot for the whole question
-        query_vector = self.embedder.embed_queries([question])[0]
-        hits = self.ranked(query_vector, index, max(self.config.search.candidates, 3 * (offset + k)))
-        answered = bool(hits) and hits[0].score >= self.threshold(lang, index.documents[hits[0].doc].lang)
+        [query] = self.queries([question])
+        hits = self.ranked(query, index, max(self.config.search.candidates, 3 * (offset + k)))
+        answered = self.answered(query, hits, index)
         passages = []
         if answered:
             passages = [
-                self._passage(index, hit, rank, query_vector)
-                for rank, hit in enumerate(hits[offset : offset + k], offset + 1)
+                self.passage(index, hit, rank, query) for rank, hit in enumerate(hits[offset : offset + k], offset + 1)
             ]
         took = (time.perf_counter() - began) * 1000
-        return Answer(question, lang, answered, passages, took, more=answered and len(hits) > offset + k)
+        return Answer(query.text, query.lang, answered, passages, took, more=answered and len(hits) > offset + k)
 
     @staticmethod
-    def _passage(index: Index, hit: _Hit, rank: int, query_vector: np.ndarray) -> Passage:
-        doc = index.documents[hit.doc]
+    def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:
+        """The span of the passage's sentence that best answers the question: the sentence unit
+        closest to it (plus a share for its words, in the same language), shown as its whole
+        sentence unless that sentence is a long run-on one."""
         rows = sorted(hit.sentence_rows)
-        best = rows[int(np.argmax(index.sentence_vectors[rows] @ query_vector))]
-        s_start, s_end = index.sentence_spans[best]
+        scores = index.sentence_vectors[rows] @ query.vector
+        doc = index.documents[hit.doc]
+        spans = index.sentence_spans[rows]
+        if query.words and doc.lang == query.lang:
+            shared = [len(query.words.intersection(tokens(doc.text[a:b]))) for a, b, _, _ in spans]
+            scores = scores + HIGHLIGHT_LEXICAL_WEIGHT * np.asarray(shared) / len(query.words)
+        start, end, sentence_start, sentence_end = (int(v) for v in spans[int(np.argmax(scores))])
+        if len(doc.text[sentence_start:sentence_end].split()) <= HIGHLIGHT_MAX_WORDS:
+            return max(sentence_start, hit.start), min(sentence_end, hit.end)
+        return start, end
+
+    def passage(self, index: Index, hit: Hit, rank: int, query: Query) -> Passage:
+        doc = index.documents[hit.doc]
+        start, end = self.highlight(index, hit, query)
         return Passage(
             rank,
             doc.id,
@@ -154,6 +234,6 @@ class Searcher:
             hit.start,
             hit.end,
             doc.text[hit.start : hit.end],
-            doc.text[s_start:s_end],
+            doc.text[start:end],
             round(hit.score, 4),
         )

@@ -86,3 +86,24 @@ def paragraphs(text: str) -> list[Paragraph]:
         if sentences:
             result.append(Paragraph(len(result) + 1, (start, end), tuple(sentences)))
     return result
+
+
+_CLAUSE_BREAK = re.compile(r"[،,؛;:]\s+|\s+[-–—]\s+")
+
+
+def clause_spans(text: str, span: Span, max_words: int = 20) -> list[Span]:
+    """A long sentence as runs of its clauses (cut after commas, semicolons, colons and dashes)
+    of up to about `max_words`; a short sentence as itself. Long run-on sentences are common
+    in Arabic news, and a sentence-level score or highlight needs units of about one idea."""
+    start, end = span
+    if len(text[start:end].split()) <= max_words:
+        return [span]
+    cuts = [m.end() for m in _CLAUSE_BREAK.finditer(text, start, end)] + [end]
+    pieces, piece_start, previous = [], start, start
+    for cut in cuts:
+        if previous > piece_start and len(text[piece_start:cut].split()) > max_words:
+            pieces.append(_trimmed(text, piece_start, previous))
+            piece_start = previous
+        previous = cut
+    pieces.append(_trimmed(text, piece_start, end))
+    return [p for p in pieces if p]

@@ -23,17 +23,21 @@ import numpy as np
 
 from .chunk import Chunk
 from .documents import Document
+from .lexical import LexicalIndex
 from .split import Span, paragraphs
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3  # bump when the build's files or how they are made change
 FLAT_MAX_CHUNKS = 100_000  # above this, "auto" picks HNSW
-MANIFEST, DOCUMENTS, CHUNKS, VECTORS, SENTENCES = (
-    "manifest.json",
-    "documents.jsonl",
-    "chunks.jsonl",
-    "vectors.faiss",
-    "sentences.npy",
-)
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+CHUNKS = "chunks.jsonl"  # paragraph, span, language and sentence rows of every chunk
+FAISS = "vectors.faiss"  # nearest-neighbour index over VECTORS
+VECTORS = "vectors.npy"  # the model's chunk vectors, for exact rescoring
+SECOND = "second.npy"  # the second model's chunk vectors
+SENTENCES = "sentences.npy"  # the model's vectors of sentence units (sentences, or clauses of long ones)
+SECOND_SENTENCES = "second_sentences.npy"  # the second model's vectors of the same units
+UNITS = "units.npy"  # per sentence unit: its span and its whole sentence's span in the document
+LEXICAL = "lexical"  # the BM25 index (a folder)
 
 
 class IndexUnavailable(RuntimeError):
@@ -68,31 +72,42 @@ class IndexedChunk:
     paragraph: int
     start: int
     end: int
-    sentence_rows: tuple[int, ...]  # rows of Index.sentence_vectors
+    lang: str
+    sentence_rows: tuple[int, ...]  # rows of the sentence vectors
 
 
+@dataclass
+class BuildTables:
+    """Everything a build holds, in memory, before it is written."""
+
+    documents: list[Document]
+    chunks: list[Chunk]
+    chunk_langs: list[str]
+    chunk_sentence_rows: list[tuple[int, ...]]
+    sentence_spans: list[tuple[int, int, int, int]]  # per unit: start, end, sentence start, sentence end
+    vectors: np.ndarray  # the model's chunk vectors
+    second_vectors: np.ndarray | None  # the second model's chunk vectors
+    sentence_vectors: np.ndarray  # the model's vectors of sentence units
+    second_sentence_vectors: np.ndarray | None
+    lexical: LexicalIndex
+
+
+@dataclass
 class Index:
     """One build, opened read-only and held in memory."""
 
-    def __init__(
-        self,
-        path: Path,
-        manifest: dict,
-        documents: list[Document],
-        paragraph_spans: list[list[Span]],
-        chunks: list[IndexedChunk],
-        sentence_spans: np.ndarray,
-        sentence_vectors: np.ndarray,
-        vectors: faiss.Index,
-    ):
-        self.path = path
-        self.manifest = manifest
-        self.documents = documents
-        self.paragraph_spans = paragraph_spans
-        self.chunks = chunks
-        self.sentence_spans = sentence_spans  # [S, 2] spans in the chunk's document
-        self.sentence_vectors = sentence_vectors
-        self.vectors = vectors
+    path: Path
+    manifest: dict
+    documents: list[Document]
+    paragraph_spans: list[list[Span]]
+    chunks: list[IndexedChunk]
+    sentence_spans: np.ndarray  # [units, 4]: a unit's span, then its whole sentence's, in the document
+    sentence_vectors: np.ndarray
+    second_sentence_vectors: np.ndarray | None
+    faiss_index: faiss.Index  # nearest-neighbour search over `vectors`
+    vectors: np.ndarray
+    second_vectors: np.ndarray | None
+    lexical: LexicalIndex
 
     @property
     def build_id(self) -> str:
@@ -110,7 +125,9 @@ def _read(path: Path, what: str):
         if what == "jsonl":
             return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         if what == "npy":
-            return np.load(path, allow_pickle=False)
+            return np.load(path, allow_pickle=False, mmap_mode="r")
+        if what == "lexical":
+            return LexicalIndex.load(path)
         return faiss.read_index(str(path))
     except FileNotFoundError:
         raise IndexUnavailable(f"index file missing: {path}; rebuild with `sanad-index build`") from None
@@ -125,8 +142,11 @@ def current_build(index_dir: Path) -> Path | None:
     return (index_dir / os.readlink(link)).resolve() if link.is_symlink() else link.resolve()
 
 
-def open_index(index_dir: Path, model_id: str | None = None) -> Index:
-    """The current build; with `model_id`, refuses one built with another model."""
+_ANY = object()
+
+
+def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_ANY) -> Index:
+    """The current build; given the model ids in use, refuses one built with other models."""
     path = current_build(index_dir)
     if path is None:
         raise IndexUnavailable(f"no index in {index_dir}: build one with `sanad-index build`")
@@ -141,26 +161,57 @@ def open_index(index_dir: Path, model_id: str | None = None) -> Index:
             f"the index was built with model {manifest.get('model_id')!r} but config names {model_id!r}; "
             "rebuild with `sanad-index build`"
         )
+    if second_model_id is not _ANY and manifest.get("second_model_id") != second_model_id:
+        raise IndexUnavailable(
+            f"the index was built with second model {manifest.get('second_model_id')!r} but config names "
+            f"{second_model_id!r}; rebuild with `sanad-index build`"
+        )
     doc_rows = _read(path / DOCUMENTS, "jsonl")
     chunk_rows = _read(path / CHUNKS, "jsonl")
+    vectors = _read(path / VECTORS, "npy")
+    second = _read(path / SECOND, "npy") if manifest.get("second_model_id") else None
     sentence_vectors = _read(path / SENTENCES, "npy")
-    vectors = _read(path / VECTORS, "faiss")
+    units = _read(path / UNITS, "npy")
+    second_sentences = _read(path / SECOND_SENTENCES, "npy") if second is not None else None
+    faiss_index = _read(path / FAISS, "faiss")
+    lexical = _read(path / LEXICAL, "lexical")
     try:
         documents = [
             Document(**{k: row[k] for k in ("id", "title", "url", "date", "lang", "text")}) for row in doc_rows
         ]
         paragraph_spans = [[tuple(s) for s in row["paragraphs"]] for row in doc_rows]
         chunks = [
-            IndexedChunk(c["doc"], c["paragraph"], c["start"], c["end"], tuple(c["sentences"])) for c in chunk_rows
+            IndexedChunk(c["doc"], c["paragraph"], c["start"], c["end"], c["lang"], tuple(c["sentences"]))
+            for c in chunk_rows
         ]
-        sentence_spans = np.asarray([s for c in chunk_rows for s in c["sentence_spans"]], dtype=np.int64)
     except (KeyError, TypeError) as exc:
         raise IndexUnavailable(f"index table damaged in {path} ({exc}); rebuild with `sanad-index build`") from None
-    counts = (len(documents), len(chunks), vectors.ntotal)
-    expected = (manifest.get("documents"), manifest.get("chunks"), manifest.get("chunks"))
-    if counts != expected or len(sentence_vectors) != manifest.get("sentences"):
+    n = manifest.get("chunks")
+    sizes = [len(chunks), faiss_index.ntotal, len(vectors), n if second is None else len(second)]
+    if (
+        any(size != n for size in sizes)
+        or len(documents) != manifest.get("documents")
+        or (
+            len(sentence_vectors) != manifest.get("sentences")
+            or len(units) != len(sentence_vectors)
+            or (second_sentences is not None and len(second_sentences) != len(sentence_vectors))
+        )
+    ):
         raise IndexUnavailable(f"index in {path} is inconsistent with its manifest; rebuild with `sanad-index build`")
-    return Index(path, manifest, documents, paragraph_spans, chunks, sentence_spans, sentence_vectors, vectors)
+    return Index(
+        path,
+        manifest,
+        documents,
+        paragraph_spans,
+        chunks,
+        units,
+        sentence_vectors,
+        second_sentences,
+        faiss_index,
+        vectors,
+        second,
+        lexical,
+    )
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -170,34 +221,25 @@ def _write_jsonl(path: Path, rows) -> None:
 
 
 def _fsync_tree(path: Path) -> None:
-    for item in path.iterdir():
-        with open(item, "rb") as fh:
-            os.fsync(fh.fileno())
+    for item in path.rglob("*"):
+        if item.is_file():
+            with open(item, "rb") as fh:
+                os.fsync(fh.fileno())
 
 
-def write_build(
-    index_dir: Path,
-    manifest: dict,
-    documents: list[Document],
-    chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    sentence_rows: list[tuple[int, ...]],
-    sentence_spans: list[Span],
-    sentence_vectors: np.ndarray,
-    index_type: str,
-    keep_builds: int,
-) -> Path:
+def write_build(index_dir: Path, manifest: dict, tables: BuildTables, index_type: str, keep_builds: int) -> Path:
     """Write a complete build and make it current; returns its folder."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
+    t = tables
     try:
-        doc_row = {doc.id: i for i, doc in enumerate(documents)}
+        doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
         _write_jsonl(
             tmp / DOCUMENTS,
-            (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in documents),
+            (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in t.documents),
         )
         _write_jsonl(
             tmp / CHUNKS,
@@ -207,14 +249,20 @@ def write_build(
                     "paragraph": c.paragraph,
                     "start": c.start,
                     "end": c.end,
+                    "lang": lang,
                     "sentences": list(rows),
-                    "sentence_spans": [list(sentence_spans[r]) for r in rows],
                 }
-                for c, rows in zip(chunks, sentence_rows)
+                for c, lang, rows in zip(t.chunks, t.chunk_langs, t.chunk_sentence_rows)
             ),
         )
-        np.save(tmp / SENTENCES, sentence_vectors.astype(np.float32))
-        faiss.write_index(make_faiss_index(chunk_vectors, index_type), str(tmp / VECTORS))
+        np.save(tmp / VECTORS, t.vectors.astype(np.float32))
+        if t.second_vectors is not None:
+            np.save(tmp / SECOND, t.second_vectors.astype(np.float32))
+            np.save(tmp / SECOND_SENTENCES, t.second_sentence_vectors.astype(np.float32))
+        np.save(tmp / SENTENCES, t.sentence_vectors.astype(np.float32))
+        np.save(tmp / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
+        faiss.write_index(make_faiss_index(t.vectors, index_type), str(tmp / FAISS))
+        t.lexical.save(tmp / LEXICAL)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _fsync_tree(tmp)
         final = builds / build_id

@@ -11,7 +11,7 @@ import yaml
 
 from index.config import load_config
 from index.default_model import ensure_default_model
-from index.embed import load_embedder
+from index.embed import load_models
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MODELS = ROOT / ".sanad" / "models"
@@ -48,14 +48,19 @@ def seed_config(session_dir):
 
 
 @pytest.fixture(scope="session")
-def embedder(seed_config):
-    return load_embedder(seed_config)
+def models(seed_config):
+    return load_models(seed_config)
 
 
 @pytest.fixture(scope="session")
-def seed_searcher(seed_config, embedder):
+def embedder(models):
+    return models.primary
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_config, models):
     from index.build import build_from_config
     from index.search import Searcher
 
-    build_from_config(seed_config, embedder, warn=lambda _: None)
-    return Searcher(seed_config, embedder)
+    build_from_config(seed_config, models, warn=lambda _: None)
+    return Searcher(seed_config, models)

@@ -212,21 +212,21 @@ async def test_help_sources_and_stale_buttons(telegram, seed_config, seed_search
     assert all(a.params["text"].startswith("This button has expired") for a in answers)
 
 
-def small_index(tmp_path, embedder, text):
+def small_index(tmp_path, models, text):
     config = load_config(write_config(tmp_path, bot={"reload_check_seconds": 0.2}))
-    build_index(config, embedder, [Document("news.txt", "News", "https://example.com/n", "2021-11-09", "en", text)])
+    build_index(config, models, [Document("news.txt", "News", "https://example.com/n", "2021-11-09", "en", text)])
     return config
 
 
-async def test_a_new_build_is_served_without_restart_and_reload_reports_it(telegram, tmp_path, embedder):
-    config = small_index(tmp_path, embedder, "The bridge over the river was closed for repairs on Monday.")
-    searcher = Searcher(config, embedder)
+async def test_a_new_build_is_served_without_restart_and_reload_reports_it(telegram, tmp_path, models):
+    config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
+    searcher = Searcher(config, models)
     async with running(telegram, config, searcher, reload_check_seconds=0.2):
         telegram.send("Why was the bridge closed?", user_id=USER)
         [before] = await telegram.wait_for("sendMessage")
         build_index(
             config,
-            embedder,
+            models,
             [
                 Document(
                     "news.txt",

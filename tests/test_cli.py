@@ -119,4 +119,4 @@ def test_eval_reports_recall_by_language(cli_config):
         "--queries",
         str(data / "queries.en.jsonl"),
     )
-    assert table.returncode == 0 and "R@1" in table.stdout and "\nen " in table.stdout
+    assert table.returncode == 0 and "recall@1" in table.stdout and "\nen " in table.stdout

@@ -50,49 +50,49 @@ def small_docs(text=TEXT):
     return [Document("a.txt", "A", None, None, "en", text)]
 
 
-def test_rebuilding_unchanged_text_embeds_nothing_and_new_text_only(tmp_path, embedder):
+def test_rebuilding_unchanged_text_embeds_nothing_and_new_text_only(tmp_path, models):
     config = load_config(write_config(tmp_path))
-    first = build_index(config, embedder, small_docs())
-    again = build_index(config, embedder, small_docs(), force=True)
+    first = build_index(config, models, small_docs())
+    again = build_index(config, models, small_docs(), force=True)
     assert (first.embedded, again.embedded, again.cached) == (1, 0, 1)
-    changed = build_index(config, embedder, small_docs(f"{TEXT}\n\nA new paragraph here."))
+    changed = build_index(config, models, small_docs(f"{TEXT}\n\nA new paragraph here."))
     assert changed.embedded == 1 and changed.cached == 1
-    unchanged = build_index(config, embedder, small_docs(f"{TEXT}\n\nA new paragraph here."))
+    unchanged = build_index(config, models, small_docs(f"{TEXT}\n\nA new paragraph here."))
     assert unchanged.up_to_date and unchanged.embedded == 0
 
 
-def test_a_failed_build_leaves_the_current_index_serving(tmp_path, embedder, monkeypatch):
+def test_a_failed_build_leaves_the_current_index_serving(tmp_path, models, monkeypatch):
     config = load_config(write_config(tmp_path))
-    build_index(config, embedder, small_docs())
+    build_index(config, models, small_docs())
     before = current_build(config.index_dir)
-    searcher = Searcher(config, embedder)
+    searcher = Searcher(config, models)
 
     def explode(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("index.store.faiss.write_index", explode)
     with pytest.raises(OSError):
-        build_index(config, embedder, small_docs("Entirely different text about rockets."))
+        build_index(config, models, small_docs("Entirely different text about rockets."))
     assert current_build(config.index_dir) == before
     assert not list((config.index_dir / "builds").glob(".tmp-*"))
     assert not searcher.reload()
     assert searcher.ask("What hit the intelligence building?", k=1).passages[0].doc_id == "a.txt"
 
 
-def test_reload_switches_to_a_new_build_and_old_builds_are_pruned(tmp_path, embedder):
+def test_reload_switches_to_a_new_build_and_old_builds_are_pruned(tmp_path, models):
     config = load_config(write_config(tmp_path, store={"keep_builds": 1}))
-    build_index(config, embedder, small_docs())
-    searcher = Searcher(config, embedder)
+    build_index(config, models, small_docs())
+    searcher = Searcher(config, models)
     for n in range(3):
-        build_index(config, embedder, small_docs(f"Version {n} of the article about rockets."))
+        build_index(config, models, small_docs(f"Version {n} of the article about rockets."))
     assert searcher.reload()
     assert "Version 2" in searcher.index.documents[0].text
     assert len(list((config.index_dir / "builds").iterdir())) == 2  # current + 1 kept
 
 
-def test_an_index_from_another_model_or_damaged_is_refused(tmp_path, embedder):
+def test_an_index_from_another_model_or_damaged_is_refused(tmp_path, models):
     config = load_config(write_config(tmp_path))
-    build_index(config, embedder, small_docs())
+    build_index(config, models, small_docs())
     with pytest.raises(IndexUnavailable, match="another-model.*rebuild"):
         open_index(config.index_dir, "another-model")
     build = current_build(config.index_dir)
@@ -105,7 +105,7 @@ def test_an_index_from_another_model_or_damaged_is_refused(tmp_path, embedder):
         open_index(config.index_dir)
 
 
-def test_building_nothing_is_a_clear_error(tmp_path, embedder):
+def test_building_nothing_is_a_clear_error(tmp_path, models):
     config = load_config(write_config(tmp_path))
     with pytest.raises(BuildError, match="no documents"):
-        build_index(config, embedder, [])
+        build_index(config, models, [])

@@ -1,0 +1,119 @@
+"""The lexical side of retrieval: matching keys for Arabic and English words, and a BM25
+index (bm25s) over them. Only matching uses these keys; displayed text is never altered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
+_ALEF_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "٠": "0",
+        "١": "1",
+        "٢": "2",
+        "٣": "3",
+        "٤": "4",
+        "٥": "5",
+        "٦": "6",
+        "٧": "7",
+        "٨": "8",
+        "٩": "9",
+    }
+)
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+
+
+def fold_arabic(word: str) -> str:
+    """Diacritics and tatweel removed, alef/hamza forms unified, a conjunction و/ف before ال
+    dropped (Snowball's Arabic stemmer misses that prefix), and the endings written either way
+    unified: final ه as ta marbuta ة, final ى (alef maqsura) as ي, which the stemmer then treats
+    alike (a pronoun suffix ه is stripped with it, as it should be)."""
+    word = _DIACRITICS.sub("", word).translate(_ALEF_FOLD)
+    if len(word) > 4 and word[0] in "وف" and word[1:3] == "ال":
+        word = word[1:]
+    if len(word) > 2 and word[-1] in "هى":
+        word = word[:-1] + ("ة" if word[-1] == "ه" else "ي")
+    return word
+
+
+# Function words: frequent, and no evidence of what a passage is about.
+STOPWORDS_AR = frozenset(
+    fold_arabic(w)
+    for w in "في من الى إلى على عن ان أن إن او أو ثم حتى اذا إذا كان كانت يكون التي الذي الذين اللذان هذا هذه ذلك تلك "
+    "هناك هنا هو هي هم هن انا أنا نحن انت أنت ما ماذا متى اين أين كيف لماذا كم هل لا لم لن قد مع عند بين بعد قبل "
+    "كل بعض غير اي أي او و ف ب ل ك مثل منذ خلال حول ضد لدى لقد الا إلا اما أما ايضا أيضا فقط عليه عليها فيه فيها "
+    "منه منها له لها لهم به بها ومن وفي وعلى والى وإلى وان وأن وقد ولم ولا وهو وهي وكان وكانت".split()
+)
+STOPWORDS_EN = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being has have had do does "
+    "did what which who whom whose when where why how that this these those it its into than then there their they "
+    "them he she his her him we our you your i me my not no so such can could would should will may might must "
+    "about after before during over under up down out off again further once also any all each both few more most "
+    "other some same very just".split()
+)
+
+
+@lru_cache(maxsize=2)
+def _stemmer(language: str):
+    import Stemmer  # PyStemmer: the Snowball stemmers
+
+    return Stemmer.Stemmer(language)
+
+
+def tokens(text: str) -> list[str]:
+    """Matching keys of a text: folded, stop words dropped, Snowball-stemmed by script."""
+    arabic, latin = [], []
+    for match in _WORD.finditer(_DIACRITICS.sub("", text)):
+        word = match.group().lower()
+        if _ARABIC_LETTER.search(word):
+            word = fold_arabic(word)
+            if word not in STOPWORDS_AR and len(word) > 1:
+                arabic.append(word)
+        elif word not in STOPWORDS_EN:
+            latin.append(word)
+    keys = _stemmer("arabic").stemWords(arabic) if arabic else []
+    if latin:
+        keys += _stemmer("english").stemWords(latin)
+    return keys
+
+
+class LexicalIndex:
+    """BM25 over chunk texts; scores every chunk for a query in one sparse pass."""
+
+    def __init__(self, retriever):
+        self._retriever = retriever
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        corpus = [tokens(t) or [""] for t in texts]  # an empty chunk still takes its row
+        retriever.index(corpus, show_progress=False)
+        return cls(retriever)
+
+    def scores(self, query: str) -> np.ndarray:
+        ids = self._retriever.get_tokens_ids(tokens(query))
+        if not ids:
+            return np.zeros(self._retriever.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))

@@ -1,0 +1,31 @@
+from index.lexical import LexicalIndex, fold_arabic, tokens
+
+
+def test_arabic_folding_removes_marks_and_unifies_letter_forms():
+    assert fold_arabic("المسيّرات") == "المسيرات"  # shadda
+    assert fold_arabic("إيـــران") == "ايران"  # hamza-under alef, tatweel
+    assert fold_arabic("أَحْمَد") == "احمد"  # hamza-over alef, harakat
+    assert fold_arabic("والمتفجرات") == "المتفجرات"  # conjunction before the article
+    assert fold_arabic("المدينه") == "المدينة" and fold_arabic("مستشفى") == "مستشفي"
+
+
+def test_word_forms_share_one_key():
+    assert tokens("الطائرات المسيّرة") == tokens("طائرة المسيرات")
+    assert tokens("مستشفى المدينة") == tokens("مستشفي المدينه")  # alef maqsura, ta marbuta
+    assert tokens("The drones were launched") == tokens("drone launches")
+
+
+def test_function_words_are_not_evidence():
+    assert tokens("من أين انطلقت؟") == tokens("انطلقت")
+    assert tokens("Where were they from?") == []
+
+
+def test_bm25_ranks_the_matching_chunk_first_and_round_trips(tmp_path):
+    texts = ["انطلقت المسيّرات من شمال شرقي بغداد", "the drones were launched from the north", "خبر آخر تماماً"]
+    index = LexicalIndex.build(texts)
+    assert index.scores("من أين انطلقت الطائرات المسيرة؟").argmax() == 0
+    assert index.scores("Where was the drone launched?").argmax() == 1
+    assert not index.scores("كلمات غائبة").any()
+    index.save(tmp_path / "lexical")
+    again = LexicalIndex.load(tmp_path / "lexical")
+    assert (again.scores("بغداد") == index.scores("بغداد")).all()
