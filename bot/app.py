@@ -52,7 +52,7 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
         ApplicationBuilder()
         .token(token)
         .base_url(b.base_url)
-        .rate_limiter(AIORateLimiter())
+        .rate_limiter(AIORateLimiter(max_retries=3))  # flood control; waits out 429s
         .concurrent_updates(True)  # many askers at once; searches are bounded by the service
         .post_init(post_init)
         .post_stop(post_stop)

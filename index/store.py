@@ -145,6 +145,15 @@ def current_build(index_dir: Path) -> Path | None:
 _ANY = object()
 
 
+def _table(path: Path, rows: list, parse) -> list[list]:
+    """Columns of parsed rows; a row that does not parse names its file."""
+    try:
+        parsed = [parse(row) for row in rows]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexUnavailable(f"index file damaged: {path} ({exc!r}); rebuild with `sanad-index build`") from None
+    return [list(column) for column in zip(*parsed)] if parsed else [[] for _ in range(2)]
+
+
 def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_ANY) -> Index:
     """The current build; given the model ids in use, refuses one built with other models."""
     path = current_build(index_dir)
@@ -175,29 +184,36 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
     second_sentences = _read(path / SECOND_SENTENCES, "npy") if second is not None else None
     faiss_index = _read(path / FAISS, "faiss")
     lexical = _read(path / LEXICAL, "lexical")
-    try:
-        documents = [
-            Document(**{k: row[k] for k in ("id", "title", "url", "date", "lang", "text")}) for row in doc_rows
-        ]
-        paragraph_spans = [[tuple(s) for s in row["paragraphs"]] for row in doc_rows]
-        chunks = [
-            IndexedChunk(c["doc"], c["paragraph"], c["start"], c["end"], c["lang"], tuple(c["sentences"]))
-            for c in chunk_rows
-        ]
-    except (KeyError, TypeError) as exc:
-        raise IndexUnavailable(f"index table damaged in {path} ({exc}); rebuild with `sanad-index build`") from None
-    n = manifest.get("chunks")
-    sizes = [len(chunks), faiss_index.ntotal, len(vectors), n if second is None else len(second)]
-    if (
-        any(size != n for size in sizes)
-        or len(documents) != manifest.get("documents")
-        or (
-            len(sentence_vectors) != manifest.get("sentences")
-            or len(units) != len(sentence_vectors)
-            or (second_sentences is not None and len(second_sentences) != len(sentence_vectors))
-        )
-    ):
-        raise IndexUnavailable(f"index in {path} is inconsistent with its manifest; rebuild with `sanad-index build`")
+    documents, paragraph_spans = _table(
+        path / DOCUMENTS,
+        doc_rows,
+        lambda row: (
+            Document(**{k: row[k] for k in ("id", "title", "url", "date", "lang", "text")}),
+            [tuple(span) for span in row["paragraphs"]],
+        ),
+    )
+    chunks = _table(
+        path / CHUNKS,
+        chunk_rows,
+        lambda c: (IndexedChunk(c["doc"], c["paragraph"], c["start"], c["end"], c["lang"], tuple(c["sentences"])),),
+    )[0]
+    n, n_units = manifest.get("chunks"), manifest.get("sentences")
+    expected = [
+        (DOCUMENTS, len(documents), manifest.get("documents")),
+        (CHUNKS, len(chunks), n),
+        (FAISS, faiss_index.ntotal, n),
+        (VECTORS, len(vectors), n),
+        (SENTENCES, len(sentence_vectors), n_units),
+        (UNITS, len(units), n_units),
+    ]
+    if second is not None:
+        expected += [(SECOND, len(second), n), (SECOND_SENTENCES, len(second_sentences), n_units)]
+    for name, found, wanted in expected:
+        if found != wanted:
+            raise IndexUnavailable(
+                f"index file damaged: {path / name} has {found} rows, the manifest says "
+                f"{wanted}; rebuild with `sanad-index build`"
+            )
     return Index(
         path,
         manifest,

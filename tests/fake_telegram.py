@@ -35,6 +35,7 @@ class Call:
     method: str
     params: dict
     token: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -44,8 +45,10 @@ class FakeTelegram:
     updates: list[dict] = field(default_factory=list)
     chats: dict[int, dict] = field(default_factory=dict)
     base_url: str = ""
-    # Injected faults: method -> list of (status, body) answered before the real result.
-    faults: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    # Injected faults, used up in order before calls of a method succeed again: an HTTP status
+    # with its JSON body, ("slow", seconds) before answering normally, or ("drop",) to cut the
+    # connection without an answer. A call that fails this way has no effect.
+    faults: dict[str, list[tuple]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._ids = itertools.count(1)
@@ -95,9 +98,14 @@ class FakeTelegram:
         if token != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         pending = self.faults.get(method)
-        if pending:
-            status, body = pending.pop(0)
-            return web.json_response(body, status=status)
+        fault = pending.pop(0) if pending else None
+        if fault and fault[0] == "drop":
+            request.transport.abort()
+            return web.Response()
+        if fault and fault[0] == "slow":
+            await asyncio.sleep(fault[1])
+        elif fault:
+            return web.json_response(fault[1], status=fault[0])
         if method != "getUpdates":
             self.calls.append(Call(method, params, token))
             self._wake()
@@ -220,6 +228,9 @@ class FakeTelegram:
                 await asyncio.wait_for(changed.wait(), min(0.5, max(0.01, deadline - time.monotonic())))
             except TimeoutError:
                 pass
+
+    def fail(self, method: str, *faults: tuple) -> None:
+        self.faults.setdefault(method, []).extend(faults)
 
     async def quiet(self, seconds: float = 1.0, since: int = 0) -> list[Call]:
         """Calls made during `seconds` (for asserting that the bot stays silent)."""

@@ -16,6 +16,7 @@ from index.build import build_index
 from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
+from index.store import current_build
 from tests.conftest import write_config
 from tests.fake_telegram import BOT, FakeTelegram
 
@@ -168,7 +169,13 @@ async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegra
         telegram.send("Where were the drones launched from?", user_id=STRANGER)
         telegram.send("/sources", user_id=STRANGER)
         telegram.inline_query("drones", user_id=STRANGER)
-        assert not [c for c in await telegram.quiet(1.5, since) if c.method == "sendMessage"]
+        message = {"message_id": 1, "date": 0, "chat": {"id": STRANGER, "type": "private"}, "from": BOT, "text": "x"}
+        telegram.press(message, "more:abc:3", user_id=STRANGER)
+        await telegram.wait_for("answerCallbackQuery", since=since)  # the button stops spinning, silently
+        quiet = await telegram.quiet(1.5, since)
+        assert not [c for c in quiet if c.method == "sendMessage"]
+        assert all("text" not in c.params for c in quiet if c.method == "answerCallbackQuery")
+        assert [c.params["results"] for c in quiet if c.method == "answerInlineQuery"] == [[]]
         telegram.send("Where were the drones launched from?", user_id=USER)
         [allowed] = await telegram.wait_for("sendMessage", since=since)
     assert refusal.params["text"].startswith("Sorry, this bot is private")
@@ -276,3 +283,43 @@ async def test_errors_reach_the_user_and_the_log_never_holds_the_token(
     assert "getUpdates" in caplog.text and "search exploded" in caplog.text
     assert telegram.token not in caplog.text
     assert "<token>" in caplog.text
+
+
+SERVER_ERROR = (500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+TOO_MANY = (
+    429,
+    {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    },
+)
+
+
+async def test_replies_survive_bot_api_faults_exactly_once(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        await telegram.wait_for("setMyCommands", count=2)
+        telegram.fail("getUpdates", SERVER_ERROR, ("drop",))
+        telegram.fail("sendMessage", SERVER_ERROR, ("drop",), TOO_MANY, ("slow", 1.0))
+        telegram.send("Where were the drones launched from?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage", timeout=60)
+        assert not telegram.faults["sendMessage"] and not telegram.faults["getUpdates"]  # every fault was hit
+        telegram.send("من وصل إلى بغداد؟", user_id=USER + 1)
+        [second] = await telegram.wait_for("sendMessage", since=telegram.calls.index(reply) + 1)
+        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 2  # no duplicates
+    assert LAUNCH_SITE in reply.params["text"] and second.params["chat_id"] == USER + 1
+
+
+async def test_a_damaged_new_build_is_refused_and_the_old_one_kept(telegram, tmp_path, models, caplog):
+    config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
+    searcher = Searcher(config, models)
+    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+        build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
+        (current_build(config.index_dir) / "chunks.jsonl").write_text("{broken", encoding="utf-8")
+        await telegram.quiet(1.0)
+        telegram.send("Why was the bridge closed?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    assert "bridge" in reply.params["text"]
+    refusals = [r for r in caplog.records if "kept the previous index" in r.getMessage()]
+    assert len(refusals) == 1 and "chunks.jsonl" in refusals[0].getMessage()

@@ -43,3 +43,18 @@ def test_the_model_directory_loads_as_a_plain_sentence_transformer(model_dir):
     model = SentenceTransformer(str(model_dir), device="cpu")
     assert model.get_embedding_dimension() == 384
     assert model.prompts["query"] == "query: " and model.prompts["document"] == "passage: "
+
+
+@pytest.mark.parametrize("backend, agreement", [("onnx", 0.999), ("onnx-int8", 0.97)])
+def test_onnx_backends_agree_with_torch(seed_config, embedder, backend, agreement):
+    import dataclasses
+
+    from index.embed import load_embedder
+
+    torch_config = dataclasses.replace(seed_config, model=dataclasses.replace(seed_config.model, backend="torch"))
+    onnx_config = dataclasses.replace(seed_config, model=dataclasses.replace(seed_config.model, backend=backend))
+    reference, fast = load_embedder(torch_config), load_embedder(onnx_config)
+    for embed in ("embed_queries", "embed_passages"):
+        cosines = (getattr(reference, embed)(TEXTS) * getattr(fast, embed)(TEXTS)).sum(axis=1)
+        assert cosines.min() >= agreement, (backend, embed, cosines)
+    assert (fast.model_id == reference.model_id) == (backend == "onnx")  # int8 vectors are kept apart

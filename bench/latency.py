@@ -1,0 +1,100 @@
+"""`ask` latency in-process at 1k and 10k chunks, split into embedding the question, searching
+(FAISS, BM25, fusion, highlight) and formatting the Telegram reply; and peak memory.
+
+The corpus is XQuAD's paragraphs (Arabic and English) plus the seed article, repeated under
+new ids up to the size wanted: real text, real vectors (from the embedding cache after the
+first run), real index structures. Questions are XQuAD's, both languages.
+
+    .venv/bin/python bench/latency.py [--chunks 1000 10000] [--questions 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.formatting import answer_messages  # noqa: E402
+from index.build import build_index  # noqa: E402
+from index.config import load_config  # noqa: E402
+from index.documents import Document, load_corpus  # noqa: E402
+from index.embed import load_models  # noqa: E402
+from index.search import Answer, Searcher  # noqa: E402
+
+
+def corpus(xquad: Path, chunks_wanted: int, chunks_per_doc: float) -> list[Document]:
+    base = load_corpus(ROOT / "seeds") + load_corpus(corpus=xquad / "corpus.ar.jsonl", warn=lambda _: None)
+    base += load_corpus(corpus=xquad / "corpus.en.jsonl", warn=lambda _: None)
+    docs, copy = [], 0
+    while len(docs) * chunks_per_doc < chunks_wanted:
+        docs += [dataclasses.replace(d, id=f"{d.id}~{copy}") for d in base]
+        copy += 1
+    return docs[: int(chunks_wanted / chunks_per_doc) + 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--chunks", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--questions", type=int, default=200)
+    args = parser.parse_args()
+    config = load_config(args.config)
+    models = load_models(config)
+    questions = []
+    for lang in ("ar", "en"):
+        rows = [json.loads(line) for line in open(args.xquad / f"queries.{lang}.jsonl", encoding="utf-8")]
+        questions += [r["question"] for r in rows[: args.questions // 2]]
+    print(
+        f"backend {config.model.backend}, second model {config.model.second or 'none'}; "
+        f"{len(questions)} questions (Arabic and English)\n"
+    )
+    print(
+        f"{'chunks':>7}{'embed p50':>11}{'search p50':>12}{'format p50':>12}{'total p50':>11}{'total p95':>11}"
+        f"{'peak MiB':>10}"
+    )
+    for wanted in args.chunks:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp)
+            (data / "models").symlink_to(config.models_dir)
+            (data / "cache").mkdir()
+            (data / "cache" / "embeddings.sqlite").symlink_to(config.cache_path)
+            cfg = dataclasses.replace(config, data_dir=data)
+            docs = corpus(args.xquad, wanted, 2.5)
+            result = build_index(cfg, models, docs)
+            searcher = Searcher(cfg, models)
+            timings = []
+            for question in questions:
+                t0 = time.perf_counter()
+                [query] = searcher.queries([question])
+                t1 = time.perf_counter()
+                hits = searcher.ranked(query, candidates=max(cfg.search.candidates, 9))
+                answered = searcher.answered(query, hits, searcher.index)
+                passages = [searcher.passage(searcher.index, h, r, query) for r, h in enumerate(hits[:3], 1)]
+                t2 = time.perf_counter()
+                answer_messages(Answer(query.text, query.lang, answered, passages), query.lang)
+                t3 = time.perf_counter()
+                timings.append(((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t3 - t0) * 1000))
+            t = np.array(timings)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"{result.chunks:>7}{np.median(t[:, 0]):>9.1f}ms{np.median(t[:, 1]):>10.1f}ms"
+                f"{np.median(t[:, 2]):>10.2f}ms{np.median(t[:, 3]):>9.1f}ms{np.percentile(t[:, 3], 95):>9.1f}ms"
+                f"{peak:>10.0f}",
+                flush=True,
+            )
+    print(f"\nreproduce: .venv/bin/python bench/latency.py --chunks {' '.join(map(str, args.chunks))}")
+
+
+if __name__ == "__main__":
+    main()
