@@ -29,8 +29,11 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "xquad" / "corpus.ar.jsonl")
     parser.add_argument("--docs", type=int, default=120)
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], help="override model.backend")
     args = parser.parse_args()
     config = load_config(args.config)
+    if args.backend:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, backend=args.backend))
     models = load_models(config)
     models.warm_up()  # model loading is not build throughput
     docs = load_corpus(corpus=args.corpus, warn=lambda _: None)[: args.docs]
@@ -56,7 +59,8 @@ def main() -> None:
     )
     print(f"unchanged rebuild: {unchanged_s:7.2f} s  ({unchanged.summary()})")
     print(f"forced rebuild:    {forced.seconds:7.2f} s  ({forced.embedded} embedded, {forced.cached} cached)")
-    print(f"\nreproduce: .venv/bin/python bench/build_speed.py --corpus {args.corpus} --docs {args.docs}")
+    backend = f" --backend {args.backend}" if args.backend else ""
+    print(f"\nreproduce: .venv/bin/python bench/build_speed.py --corpus {args.corpus} --docs {args.docs}{backend}")
 
 
 if __name__ == "__main__":

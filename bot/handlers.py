@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import logging
+import re
 from dataclasses import dataclass
 
 from telegram import LinkPreviewOptions, Message, MessageEntity, Update, User
 from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from index.config import Config
@@ -23,6 +27,7 @@ from .texts import text
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TYPING_AFTER_SECONDS = 0.25
 
 
 @dataclass
@@ -49,9 +54,18 @@ def user_lang(user: User | None, question: str = "") -> str:
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler, for every update type: enforces the allow-lists."""
     s = state(context)
-    user, chat = update.effective_user, update.effective_chat
+    user, chat, message = update.effective_user, update.effective_chat, update.message
     if s.access.allowed(user and user.id, chat and chat.id):
         return
+    chatter = (
+        chat
+        and chat.type != ChatType.PRIVATE
+        and message
+        and not (message.text or "").startswith("/")
+        and _question_for_bot(message, context.bot) is None
+    )
+    if chatter:
+        raise ApplicationHandlerStop  # group talk not meant for the bot: no refusal either
     if s.access.first_refusal(user and user.id):
         refusal = text("not_allowed", user_lang(user))
         if update.callback_query:
@@ -98,23 +112,24 @@ async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await answer_question(update, context, update.effective_message.text)
 
 
+def _question_for_bot(message: Message, me: User) -> str | None:
+    """In a group, the question of a message meant for the bot (mentioning it, or replying to
+    it), without the mention; None for the chatter around it."""
+    mention = f"@{me.username}"
+    if any(
+        e.type == MessageEntity.MENTION and message.parse_entity(e).lower() == mention.lower() for e in message.entities
+    ):
+        return re.sub(re.escape(mention), " ", message.text or "", flags=re.IGNORECASE).strip()
+    reply = message.reply_to_message
+    if reply and reply.from_user and reply.from_user.id == me.id:
+        return (message.text or "").strip()
+    return None
+
+
 async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """In groups only messages meant for the bot count: a mention of it, or a reply to it."""
-    message, me = update.effective_message, context.bot
-    mention = f"@{me.username}".lower()
-    mentioned = [
-        e for e in message.entities if e.type == MessageEntity.MENTION and message.parse_entity(e).lower() == mention
-    ]
-    replied = message.reply_to_message and message.reply_to_message.from_user
-    if mentioned:
-        question = message.text
-        for entity in sorted(mentioned, key=lambda e: -e.offset):
-            question = question[: entity.offset] + question[entity.offset + entity.length :]
-    elif replied and message.reply_to_message.from_user.id == me.id:
-        question = message.text
-    else:
-        return
-    await answer_question(update, context, question.strip())
+    question = _question_for_bot(update.effective_message, context.bot)
+    if question is not None:
+        await answer_question(update, context, question)
 
 
 async def _rate_limited(update: Update, s: BotState, lang: str) -> bool:
@@ -145,13 +160,23 @@ async def _send(message: Message, bodies: list[str], keyboard=None) -> None:
         )
 
 
+async def _with_typing(update: Update, search) -> object:
+    """Show "typing…" when a search is slow (queued behind others): most take milliseconds, and
+    every chat action spends the same outgoing budget (30 calls/s) as the replies."""
+    task = asyncio.ensure_future(search)
+    done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER_SECONDS)
+    if not done:
+        with contextlib.suppress(TelegramError):  # a lost typing hint must not lose the answer
+            await update.effective_chat.send_action(ChatAction.TYPING)
+    return await task
+
+
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     s = state(context)
     lang = user_lang(update.effective_user, question)
     if await _rate_limited(update, s, lang):
         return
-    await update.effective_chat.send_action(ChatAction.TYPING)
-    answer = await s.service.ask(question)
+    answer = await _with_typing(update, s.service.ask(question))
     if s.config.bot.log_questions:
         log.info("question %r answered=%s in %.0f ms", question, answer.answered, answer.took_ms)
     keyboard = answer_keyboard(answer, s.questions.add(answer, lang), lang) if answer.answered else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from contextlib import asynccontextmanager
 
 import pytest
@@ -84,7 +85,6 @@ async def test_a_question_gets_quoted_cited_passages_in_the_askers_language(
     async with running(telegram, seed_config, seed_searcher):
         telegram.send(question, user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
-    assert telegram.calls[[c.method for c in telegram.calls].index("sendChatAction")].params["action"] == "typing"
     body = reply.params["text"]
     assert reply.params["parse_mode"] == "HTML" and reply.params["chat_id"] == USER
     assert body.startswith("🔎 " + lang_marker)
@@ -140,8 +140,11 @@ async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_conf
         telegram.send("/ask Where were the drones launched from?", user_id=USER, chat_id=group, chat_type="supergroup")
         [by_command] = await telegram.wait_for("sendMessage")
         since = len(telegram.calls)
-        telegram.send(
-            f"@{BOT['username']} من أين انطلقت الطائرات المسيرة؟", user_id=USER, chat_id=group, chat_type="supergroup"
+        telegram.send(  # an emoji first: Telegram counts entity offsets in UTF-16 units
+            f"🇮🇶 @{BOT['username']} من أين انطلقت الطائرات المسيرة؟",
+            user_id=USER,
+            chat_id=group,
+            chat_type="supergroup",
         )
         [by_mention] = await telegram.wait_for("sendMessage", since=since)
         since = len(telegram.calls)
@@ -163,6 +166,7 @@ async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_conf
 
 async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegram, seed_config, seed_searcher):
     async with running(telegram, seed_config, seed_searcher, allowed_users=(USER,)):
+        telegram.send("just chatting", user_id=STRANGER, chat_id=-100777, chat_type="supergroup")  # not for the bot
         telegram.send("Where were the drones launched from?", user_id=STRANGER)
         [refusal] = await telegram.wait_for("sendMessage")
         since = len(telegram.calls)
@@ -178,7 +182,7 @@ async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegra
         assert [c.params["results"] for c in quiet if c.method == "answerInlineQuery"] == [[]]
         telegram.send("Where were the drones launched from?", user_id=USER)
         [allowed] = await telegram.wait_for("sendMessage", since=since)
-    assert refusal.params["text"].startswith("Sorry, this bot is private")
+    assert refusal.params["text"].startswith("Sorry, this bot is private") and refusal.params["chat_id"] == STRANGER
     assert allowed.params["chat_id"] == USER and LAUNCH_SITE in allowed.params["text"]
 
 
@@ -323,3 +327,18 @@ async def test_a_damaged_new_build_is_refused_and_the_old_one_kept(telegram, tmp
     assert "bridge" in reply.params["text"]
     refusals = [r for r in caplog.records if "kept the previous index" in r.getMessage()]
     assert len(refusals) == 1 and "chunks.jsonl" in refusals[0].getMessage()
+
+
+async def test_a_slow_search_shows_typing_first(telegram, seed_config, seed_searcher, monkeypatch):
+    real_ask = seed_searcher.ask
+
+    def slow_ask(*args, **kwargs):
+        time.sleep(1.0)
+        return real_ask(*args, **kwargs)
+
+    async with running(telegram, seed_config, seed_searcher) as app:
+        monkeypatch.setattr(app.bot_data["sanad"].service.searcher, "ask", slow_ask)
+        telegram.send("Where were the drones launched from?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    [typing] = [c for c in telegram.calls if c.method == "sendChatAction"]
+    assert typing.params["action"] == "typing" and typing.at < reply.at

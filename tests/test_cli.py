@@ -1,6 +1,7 @@
-"""`sanad-index` as a user runs it: separate processes, exit codes, stdout and stderr."""
+"""The commands as a user runs them: separate processes, exit codes, stdout and stderr."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,12 @@ def test_eval_reports_recall_by_language(cli_config):
         str(data / "queries.en.jsonl"),
     )
     assert table.returncode == 0 and "recall@1" in table.stdout and "\nen " in table.stdout
+
+
+def test_the_bot_without_a_token_says_how_to_set_one():
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "BotFather" in result.stderr and "Traceback" not in result.stderr

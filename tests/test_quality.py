@@ -59,3 +59,8 @@ def test_the_xquad_sample_is_retrieved_across_languages_and_highlighted(seed_con
     assert cross["recall@1"] >= 0.85 and cross["answered"] >= 0.9, cross
     same = evaluate(seed_config, models, corpus, DATA / "xquad_small" / "queries.ar.jsonl")
     assert same["recall@1"] >= 0.9 and same["highlight"] >= 0.5, same  # answers are in Arabic here
+
+
+@pytest.mark.parametrize("question", ["🙂🙂🙂", "2021 ???", "!!!", "日本の首都はどこですか"])
+def test_questions_without_arabic_or_english_words_are_not_answered(seed_searcher, question):
+    assert not seed_searcher.ask(question).answered
