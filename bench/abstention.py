@@ -12,16 +12,16 @@ questions of half of XQuAD's articles only; abstention is then reported on the o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_config  # noqa: E402
 
 from index.build import build_from_config  # noqa: E402
 from index.config import load_config  # noqa: E402
@@ -41,13 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.config)
     models = load_models(config)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = dataclasses.replace(config, data_dir=Path(tmp))
-        (Path(tmp) / "cache").mkdir()
-        # share the embedding cache and the converted model with the real data folder
-        real = load_config(args.config)
-        (Path(tmp) / "cache" / "embeddings.sqlite").symlink_to(real.cache_path)
-        (Path(tmp) / "models").symlink_to(real.models_dir)
+    with scratch_config(config) as config:
         build_from_config(config, models, warn=lambda _: None)
         searcher = Searcher(config, models)
         seed_lang = searcher.index.documents[0].lang

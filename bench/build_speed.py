@@ -11,12 +11,13 @@ import argparse
 import dataclasses
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_config  # noqa: E402
 
 from index.build import build_index  # noqa: E402
 from index.config import load_config  # noqa: E402
@@ -37,10 +38,7 @@ def main() -> None:
     models = load_models(config)
     models.warm_up()  # model loading is not build throughput
     docs = load_corpus(corpus=args.corpus, warn=lambda _: None)[: args.docs]
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        (data / "models").symlink_to(config.models_dir)
-        cfg = dataclasses.replace(config, data_dir=data)
+    with scratch_config(config, share_cache=False) as cfg:
         fresh = build_index(cfg, models, docs)
         began = time.perf_counter()
         unchanged = build_index(cfg, models, docs)

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_config  # noqa: E402
 
 from bot.formatting import answer_messages  # noqa: E402
 from index.build import build_index  # noqa: E402
@@ -64,12 +65,7 @@ def main() -> None:
         f"{'peak MiB':>10}"
     )
     for wanted in args.chunks:
-        with tempfile.TemporaryDirectory() as tmp:
-            data = Path(tmp)
-            (data / "models").symlink_to(config.models_dir)
-            (data / "cache").mkdir()
-            (data / "cache" / "embeddings.sqlite").symlink_to(config.cache_path)
-            cfg = dataclasses.replace(config, data_dir=data)
+        with scratch_config(config) as cfg:
             docs = corpus(args.xquad, wanted, 2.5)
             result = build_index(cfg, models, docs)
             searcher = Searcher(cfg, models)

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+from scratch import scratch_config  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from index.build import build_from_config  # noqa: E402
@@ -79,10 +80,7 @@ def main() -> None:
     config = load_config(args.config)
     models = load_models(config)
     rows = [json.loads(line) for line in open(ROOT / "tests" / "data" / "seed_questions.jsonl", encoding="utf-8")]
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        (data / "models").symlink_to(config.models_dir)
-        config = dataclasses.replace(config, data_dir=data)
+    with scratch_config(config) as config:
         build_from_config(config, models, warn=lambda _: None)
         searcher = Searcher(config, models)
         print(f"{'users':>6}{'answered':>10}{'duplicates':>12}{'p50 ms':>9}{'p95 ms':>9}{'all done s':>12}")

@@ -1,5 +1,6 @@
-"""The index on disk: each build is a folder (FAISS vectors, chunk table, documents,
-sentence vectors, manifest) made current by an atomic symlink swap.
+"""The index on disk: each build is a folder (documents, chunk table, vectors of both models
+for chunks and sentence units, FAISS index, BM25 index, manifest) made current by an atomic
+symlink swap.
 
     <data_dir>/index/builds/<build id>/   one finished build
     <data_dir>/index/current -> builds/<build id>
@@ -27,8 +28,9 @@ from .lexical import LexicalIndex
 from .split import Span, paragraphs
 
 FORMAT_VERSION = 3  # bump when the build's files or how they are made change
-# "auto" searches exactly up to this many chunks (flat: ~0.9 ms at 10k, ~15 ms at 100k), and
-# with HNSW above (0.2 ms at 100k, recall@10 .996 on realistic vectors): bench/scale.py.
+# "auto" searches exactly up to this many chunks (flat, one thread: 0.9 ms at 10k, 9.5 ms at
+# 100k), and with HNSW above (0.3 ms at 100k, 0.2 ms at 1M, recall@10 .999 / .975 on realistic
+# vectors): bench/scale.py.
 FLAT_MAX_CHUNKS = 50_000
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
