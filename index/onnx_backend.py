@@ -56,13 +56,15 @@ def export(model_dir: Path, target: Path, quantise: bool) -> Path:
     fp32 = target.parent / "model.onnx"
     if not fp32.is_file():
         encoder = Encoder(AutoModel.from_pretrained(str(model_dir))).eval()
-        sample = torch.ones((1, 8), dtype=torch.long)
+        # Traced on a padded batch, so any branch on the mask is recorded in its general form.
+        ids = torch.full((2, 8), 5, dtype=torch.long)
+        mask = torch.tensor([[1] * 8, [1] * 4 + [0] * 4], dtype=torch.long)
         tmp = fp32.with_suffix(".tmp")
         axes = {0: "batch", 1: "tokens"}
         with torch.no_grad():
             torch.onnx.export(
                 encoder,
-                (sample, sample),
+                (ids, mask),
                 str(tmp),
                 input_names=["input_ids", "attention_mask"],
                 output_names=["hidden"],
