@@ -21,7 +21,6 @@ MAX_CALLBACK_BYTES = 64
 class AskedQuestion:
     question: str
     lang: str
-    shown: int  # passages shown so far
     passages: dict[int, tuple[str, int]]  # rank -> (doc id, paragraph)
     created: float
 
@@ -36,7 +35,7 @@ class QuestionStore:
     def add(self, answer: Answer, lang: str) -> str:
         key = secrets.token_urlsafe(6)
         passages = {p.rank: (p.doc_id, p.paragraph) for p in answer.passages}
-        self._items[key] = AskedQuestion(answer.question, lang, len(answer.passages), passages, time.monotonic())
+        self._items[key] = AskedQuestion(answer.question, lang, passages, time.monotonic())
         while len(self._items) > self.max_items:
             self._items.popitem(last=False)
         return key

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 BATCH = 8  # texts per run: onnxruntime on CPU is fastest with small batches (46/s at 8, 38/s at 32)
 
 
