@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
@@ -15,7 +14,7 @@ from index.embed import EmbedderError
 from index.search import Searcher
 from index.store import IndexUnavailable
 
-from .app import build_application
+from .app import ALLOWED_UPDATES, build_application, webhook_options
 from .logs import setup_logging
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -43,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("sanad-bot")
     try:
         config = load_config(args.config)
+        if config.bot.mode == "webhook" and not config.bot.webhook_url:
+            raise ConfigError("bot.webhook_url: must be set (a public https URL) for bot.mode: webhook")
         searcher = Searcher(config)
     except (ConfigError, IndexUnavailable, EmbedderError, ModelSourceError) as exc:
         print(f"sanad-bot: error: {exc}", file=sys.stderr)
@@ -51,21 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     index = searcher.index
     log.info("serving %d documents, %d chunks (build %s)", len(index.documents), len(index.chunks), index.build_id)
     if config.bot.mode == "webhook":
-        if not config.bot.webhook_url:
-            print("sanad-bot: error: bot.webhook_url must be set for webhook mode", file=sys.stderr)
-            return 1
-        # The path and secret derive from the token without revealing it.
-        secret = hashlib.sha256(token.encode()).hexdigest()
-        app.run_webhook(
-            listen=config.bot.listen,
-            port=config.bot.port,
-            url_path=secret[:32],
-            webhook_url=config.bot.webhook_url.rstrip("/") + "/" + secret[:32],
-            secret_token=secret[32:64],
-            allowed_updates=["message", "callback_query", "inline_query"],
-        )
+        app.run_webhook(**webhook_options(config.bot, token))
     else:
-        app.run_polling(allowed_updates=["message", "callback_query", "inline_query"])
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -17,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from index.config import Config
+from index.config import BotConfig, Config
 from index.search import Searcher
 
 from . import handlers
@@ -27,6 +28,21 @@ from .service import SearchService
 from .texts import text
 
 COMMANDS = ("ask", "help", "sources", "start")
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
+
+
+def webhook_options(bot: BotConfig, token: str) -> dict:
+    """Arguments for PTB's run_webhook / start_webhook. The URL path and the secret Telegram
+    must send back derive from the token without revealing it."""
+    secret = hashlib.sha256(token.encode()).hexdigest()
+    return {
+        "listen": bot.listen,
+        "port": bot.port,
+        "url_path": secret[:32],
+        "webhook_url": f"{bot.webhook_url.rstrip('/')}/{secret[:32]}",
+        "secret_token": secret[32:64],
+        "allowed_updates": ALLOWED_UPDATES,
+    }
 
 
 async def post_init(app: Application) -> None:

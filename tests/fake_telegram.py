@@ -153,7 +153,13 @@ class FakeTelegram:
     def user(self, user_id: int, language_code: str = "en") -> dict:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": language_code}
 
-    def send(
+    def send(self, text: str, user_id: int = 1001, **kwargs) -> dict:
+        """A user's text message, queued for getUpdates (arguments as for `message`)."""
+        message = self.message(text, user_id, **kwargs)
+        self._push({"message": message})
+        return message
+
+    def message(
         self,
         text: str,
         user_id: int = 1001,
@@ -162,7 +168,8 @@ class FakeTelegram:
         reply_to: dict | None = None,
         language_code: str = "en",
     ) -> dict:
-        """A user's text message; commands and @mentions get their entities as Telegram would."""
+        """A user's text message as Telegram describes it; commands and @mentions get their
+        entities as Telegram would."""
         chat_id = chat_id if chat_id is not None else user_id
         chat = {"id": chat_id, "type": chat_type}
         if chat_type != "private":
@@ -189,7 +196,6 @@ class FakeTelegram:
             message["entities"] = entities
         if reply_to:
             message["reply_to_message"] = reply_to
-        self._push({"message": message})
         return message
 
     def press(self, message: dict, data: str, user_id: int = 1001) -> None:

@@ -342,3 +342,53 @@ async def test_a_slow_search_shows_typing_first(telegram, seed_config, seed_sear
         [reply] = await telegram.wait_for("sendMessage")
     [typing] = [c for c in telegram.calls if c.method == "sendChatAction"]
     assert typing.params["action"] == "typing" and typing.at < reply.at
+
+
+async def test_webhook_mode_answers_updates_telegram_posts_and_refuses_forged_ones(
+    telegram, seed_config, seed_searcher
+):
+    import socket
+
+    import aiohttp
+
+    from bot.app import webhook_options
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = bot_config(
+        seed_config,
+        telegram.base_url,
+        mode="webhook",
+        listen="127.0.0.1",
+        port=port,
+        webhook_url=f"http://127.0.0.1:{port}/",
+    )
+    options = webhook_options(config.bot, telegram.token)
+    assert telegram.token not in options["webhook_url"] and telegram.token not in options["secret_token"]
+    app = build_application(config, telegram.token, seed_searcher)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_webhook(**options)
+    try:
+        [registered] = await telegram.wait_for("setWebhook")
+        assert registered.params["url"] == options["webhook_url"]
+        assert registered.params["secret_token"] == options["secret_token"]
+        update = {"update_id": 1, "message": telegram.message("Where were the drones launched from?", USER)}
+        async with aiohttp.ClientSession() as http:
+            forged = await http.post(
+                options["webhook_url"], json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            )
+            genuine = await http.post(
+                options["webhook_url"],
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": options["secret_token"]},
+            )
+        assert forged.status == 403 and genuine.status == 200
+        [reply] = await telegram.wait_for("sendMessage")
+        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 1
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    assert LAUNCH_SITE in reply.params["text"]

@@ -130,3 +130,18 @@ def test_the_bot_without_a_token_says_how_to_set_one():
     )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in result.stderr and "BotFather" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_webhook_mode_without_a_url_is_a_config_error(tmp_path):
+    config = write_config(tmp_path, bot={"mode": "webhook"})
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN="123:not-a-real-token")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "bot.webhook_url" in result.stderr and "Traceback" not in result.stderr
+    assert "not-a-real-token" not in result.stderr + result.stdout
