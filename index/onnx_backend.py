@@ -90,7 +90,7 @@ def export_dir(models_dir: Path, model_dir: Path) -> Path:
 class OnnxRunner:
     """Tokenise, run, pool, normalise: the sentence-transformers pipeline on onnxruntime."""
 
-    def __init__(self, model_dir: Path, models_dir: Path, quantise: bool, threads: int = 0, batch_size: int = BATCH):
+    def __init__(self, model_dir: Path, models_dir: Path, quantise: bool, threads: int = 0):
         if not (model_dir / "modules.json").is_file():
             raise OnnxExportError(f"the onnx backends need a local sentence-transformers folder, not {model_dir}")
         import onnxruntime as ort
@@ -114,19 +114,18 @@ class OnnxRunner:
         self.tokenizer.enable_truncation(max_length)
         pad_id = self.tokenizer.token_to_id("<pad>") or self.tokenizer.token_to_id("[PAD]") or 0
         self.tokenizer.enable_padding(pad_id=pad_id)
-        self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         # Similar lengths batched together waste little on padding.
         order = np.argsort([len(t) for t in texts])
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        batches = range(0, len(texts), self.batch_size)
+        batches = range(0, len(texts), BATCH)
         if progress:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc="embedding", unit="batch")
         for start in batches:
-            rows = order[start : start + self.batch_size]
+            rows = order[start : start + BATCH]
             encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)

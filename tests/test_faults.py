@@ -40,43 +40,27 @@ def test_builds_killed_at_any_point_leave_an_index_that_answers(tmp_path, models
     build_index(config, models, news(2))
     searcher = Searcher(config, models)
     rng = np.random.default_rng(7)
+    build = [
+        sys.executable,
+        "-m",
+        "index",
+        "build",
+        "--config",
+        str(config_path),
+        "--corpus",
+        str(tmp_path / "corpus.jsonl"),
+    ]
+    killed = 0
     for delay in sorted(rng.uniform(1.0, 8.0, 3)):
         write_corpus(tmp_path / "corpus.jsonl", news(40))
-        build = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "index",
-                "build",
-                "--config",
-                str(config_path),
-                "--corpus",
-                str(tmp_path / "corpus.jsonl"),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        running = subprocess.Popen(build, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
-        build.send_signal(signal.SIGKILL)
-        build.wait()
+        running.send_signal(signal.SIGKILL)
+        killed += running.wait() == -signal.SIGKILL
         searcher.reload()  # whatever is current now must open
         assert searcher.ask("rockets over Baghdad", k=1).passages
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "index",
-            "build",
-            "--config",
-            str(config_path),
-            "--corpus",
-            str(tmp_path / "corpus.jsonl"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    assert killed, "no build was still running when killed: the test proved nothing"
+    finished = subprocess.run(build, cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert not list((config.index_dir / "builds").glob(".tmp-*"))  # leftovers of killed builds are cleared
     searcher.reload()
