@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from telegram.error import InvalidToken, TelegramError
+
 from index.config import ConfigError, load_config
 from index.default_model import ModelSourceError
 from index.embed import EmbedderError
@@ -50,11 +52,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     app = build_application(config, token, searcher)
     index = searcher.index
-    log.info("serving %d documents, %d chunks (build %s)", len(index.documents), len(index.chunks), index.build_id)
-    if config.bot.mode == "webhook":
-        app.run_webhook(**webhook_options(config.bot, token))
-    else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    log.info("serving %d documents, %d chunks (build %s)", len(index.documents), index.n_chunks, index.build_id)
+    try:
+        if config.bot.mode == "webhook":
+            app.run_webhook(**webhook_options(config.bot, token))
+        else:
+            app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:  # its message holds the token: never print it
+        print(
+            f"sanad-bot: error: the Bot API at {config.bot.base_url} rejected the token. Check "
+            f"{TOKEN_ENV} (a new one from @BotFather) and bot.base_url in the config.",
+            file=sys.stderr,
+        )
+        return 1
+    except (TelegramError, OSError) as exc:
+        print(f"sanad-bot: error: cannot reach the Bot API at {config.bot.base_url}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

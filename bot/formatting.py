@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 
 from index.normalize import detect_language
@@ -12,6 +13,8 @@ from index.split import sentence_spans
 from .texts import text
 
 MAX_UTF16 = 4096  # Telegram's limit for one message
+MAX_TITLE_CHARS = 120  # a citation names its article; a scraped <title> can be any length
+MAX_URL_CHARS = 1000  # a longer link is left out rather than fill the message
 FSI, PDI = "\u2068", "\u2069"  # first-strong isolate: a run laid out on its own direction
 ELLIPSIS = "…"
 
@@ -39,13 +42,22 @@ def _bold_highlight(body: str, highlight: str) -> str:
 
 
 def _safe_url(url: str | None) -> str | None:
-    return url if url and url.startswith(("http://", "https://")) else None
+    return url if url and url.startswith(("http://", "https://")) and len(url) <= MAX_URL_CHARS else None
+
+
+def shorten(s: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary where there is one, with an ellipsis."""
+    if len(s) <= limit:
+        return s
+    cut = s[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + ELLIPSIS
 
 
 def citation(title: str, paragraph: int, date: str | None, url: str | None, ui_lang: str) -> str:
-    parts = [f"📰 {esc(isolate(title, ui_lang))}", f"¶{paragraph}"]
+    parts = [f"📰 {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))}", f"¶{paragraph}"]
     if date:
-        parts.append(esc(isolate(date, ui_lang)))
+        parts.append(esc(isolate(shorten(date, 40), ui_lang)))
     link = _safe_url(url)
     if link:
         parts.append(f'<a href="{html.escape(link, quote=True)}">{esc(text("link", ui_lang))}</a>')
@@ -54,7 +66,11 @@ def citation(title: str, paragraph: int, date: str | None, url: str | None, ui_l
 
 def _fit(body: str, render: Callable[[str], str], budget: int) -> str:
     """render(body), or render of the longest prefix ending on a sentence (else word) boundary
-    plus an ellipsis, that stays within `budget` UTF-16 units."""
+    plus an ellipsis, that stays within `budget` UTF-16 units. Never over the budget: if even
+    the frame around the body is too long, the whole is cut as plain text."""
+    frame = render(ELLIPSIS)
+    if utf16_len(frame) > budget:
+        return esc(_utf16_prefix(html.unescape(re.sub(r"<[^>]*>", "", frame)), budget - 1)) + ELLIPSIS
     full = render(body)
     if utf16_len(full) <= budget:
         return full
@@ -80,6 +96,18 @@ def _fit(body: str, render: Callable[[str], str], budget: int) -> str:
         else:
             high = mid - 1
     return render(body[:low] + ELLIPSIS)
+
+
+def _utf16_prefix(s: str, units: int) -> str:
+    """The longest prefix of `s` within `units` UTF-16 units, escaped length included."""
+    low, high = 0, len(s)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if utf16_len(esc(s[:mid])) <= units:
+            low = mid
+        else:
+            high = mid - 1
+    return s[:low]
 
 
 def passage_block(p: Passage, number: int, ui_lang: str, budget: int = MAX_UTF16) -> str:
@@ -123,15 +151,18 @@ def paragraph_message(title: str, paragraph: int, date: str | None, url: str | N
     return _fit(body, lambda b: f"<blockquote>{esc(b)}</blockquote>\n{cite}", MAX_UTF16)
 
 
-def sources_message(sources: Sequence[tuple[str, int]], ui_lang: str) -> str:
-    """Indexed articles (title, chunk count), as many as fit in one message."""
-    header = text("sources_header", ui_lang, n=len(sources))
+def sources_message(total: int, sources: Sequence[tuple[str, int]], ui_lang: str) -> str:
+    """Indexed articles (title, chunk count), as many as fit in one message, of `total`."""
+    header = text("sources_header", ui_lang, n=total)
     lines = [header]
     for shown, (title, chunks) in enumerate(sources):
-        line = f"• {esc(isolate(title, ui_lang))} — {text('chunks', ui_lang, n=chunks)}"
-        rest = text("sources_more", ui_lang, n=len(sources) - shown)
+        line = f"• {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))} — {text('chunks', ui_lang, n=chunks)}"
+        rest = text("sources_more", ui_lang, n=total - shown)
         if utf16_len("\n".join([*lines, line, rest])) > MAX_UTF16:
             lines.append(rest)
             break
         lines.append(line)
+    else:
+        if total > len(sources):
+            lines.append(text("sources_more", ui_lang, n=total - len(sources)))
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from index.config import Config
-from index.normalize import detect_language
+from index.normalize import question_language
 from index.store import IndexUnavailable
 
 from .access import Access, RateLimiter
@@ -45,7 +45,7 @@ def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
 
 def user_lang(user: User | None, question: str = "") -> str:
     """The asker's language: their question's, else their Telegram language."""
-    lang = detect_language(question) if question else "other"
+    lang = question_language(question) if question else "other"
     if lang in ("ar", "en"):
         return lang
     return "ar" if user and (user.language_code or "").startswith("ar") else "en"
@@ -90,8 +90,11 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = user_lang(update.effective_user)
-    await _send(update.effective_message, [sources_message(state(context).service.sources(), lang)])
+    s, lang = state(context), user_lang(update.effective_user)
+    if await _rate_limited(update, s, lang):
+        return
+    total, listed = await asyncio.to_thread(s.service.sources)
+    await _send(update.effective_message, [sources_message(total, listed, lang)])
 
 
 def _after_command(message: Message) -> str:
@@ -192,25 +195,29 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     action, key, value = parsed
     lang = asked.lang
+    if await _rate_limited(update, s, lang):
+        return
     if action == "para":
-        where = asked.passages.get(value)
-        view = s.service.paragraph(*where) if where else None
+        quoted = asked.passages.get(value)
+        view = s.service.paragraph(quoted) if quoted else None
         if view is None:
-            await query.answer(text("stale_button", lang), show_alert=True)
+            await query.answer(text("changed_button" if quoted else "stale_button", lang), show_alert=True)
             return
         await query.answer()
         doc = view.document
         body = paragraph_message(doc.title, view.paragraph, doc.date, doc.url, view.text, lang)
         await _send(query.message, [body])
         return
-    if await _rate_limited(update, s, lang):
+    if value != asked.shown:  # only the next page: an old or forged offset searches nothing
+        await query.answer(text("no_more", lang))
         return
+    asked.shown = value + s.config.search.top_k  # claimed before waiting: a double press gets one page
     answer = await s.service.ask(asked.question, offset=value)
     if not answer.passages:
         await query.answer(text("no_more", lang))
         return
     await query.answer()
-    asked.passages.update({p.rank: (p.doc_id, p.paragraph) for p in answer.passages})
+    asked.record(answer)
     await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
 
 
@@ -235,7 +242,7 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     key = "reloaded" if changed else "reload_unchanged"
     await _send(
         update.effective_message,
-        [text(key, lang, build=index.build_id, documents=len(index.documents), chunks=len(index.chunks))],
+        [text(key, lang, build=index.build_id, documents=len(index.documents), chunks=index.n_chunks)],
     )
 
 

@@ -10,9 +10,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from index.documents import Document
 from index.search import Answer, Searcher
 from index.store import IndexUnavailable, current_build
+
+from .keyboards import Quoted, quote_digest
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +43,26 @@ class SearchService:
         self._latencies.append(answer.took_ms)
         return answer
 
-    def paragraph(self, doc_id: str, paragraph: int) -> ParagraphView | None:
+    def paragraph(self, quoted: Quoted) -> ParagraphView | None:
+        """The paragraph a passage was quoted from, if the article in use still holds the
+        quoted text at the same place in it; None when it has changed or gone."""
         index = self.searcher.index
-        for row, doc in enumerate(index.documents):
-            if doc.id == doc_id and 1 <= paragraph <= len(index.paragraph_spans[row]):
-                return ParagraphView(doc, paragraph, index.paragraph_text(row, paragraph))
-        return None
+        row = index.doc_row.get(quoted.doc_id)
+        if row is None or not 1 <= quoted.paragraph <= len(index.paragraph_spans[row]):
+            return None
+        doc = index.documents[row]
+        start, end = index.paragraph_spans[row][quoted.paragraph - 1]
+        if not start <= quoted.start < quoted.end <= end:
+            return None
+        if quote_digest(doc.text[quoted.start : quoted.end]) != quoted.digest:
+            return None
+        return ParagraphView(doc, quoted.paragraph, doc.text[start:end])
 
-    def sources(self) -> list[tuple[str, int]]:
+    def sources(self, limit: int = 200) -> tuple[int, list[tuple[str, int]]]:
+        """How many articles are indexed, and the first `limit` with their passage counts."""
         index = self.searcher.index
-        counts = [0] * len(index.documents)
-        for chunk in index.chunks:
-            counts[chunk.doc] += 1
-        return [(doc.title, n) for doc, n in zip(index.documents, counts)]
+        counts = np.bincount(index.chunk_table[:, 0], minlength=len(index.documents))
+        return len(index.documents), [(doc.title, int(n)) for doc, n in zip(index.documents[:limit], counts)]
 
     async def reload(self) -> bool:
         """Switch to a newer current build if there is one. Raises IndexUnavailable (and keeps
@@ -59,25 +70,38 @@ class SearchService:
         return await asyncio.to_thread(self.searcher.reload)
 
     async def watch(self, every_seconds: float) -> None:
-        """Poll for new builds forever; a bad build is logged once and the old index kept."""
+        """Poll for new builds until cancelled. A build that cannot be opened is logged once and
+        the old index kept; any other failure is logged and the next check tries again: the
+        watcher never dies quietly."""
         while True:
             await asyncio.sleep(every_seconds)
-            newest = current_build(self.searcher.index_dir)
-            if newest in (self.searcher.index.path, self._refused_build):
-                continue
             try:
-                if await self.reload():
-                    log.info("now serving index build %s", self.searcher.index.build_id)
-            except IndexUnavailable as exc:
-                self._refused_build = newest
-                log.error("kept the previous index: %s", exc)
+                await self._check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking for a new index build failed; will try again")
+
+    async def _check(self) -> None:
+        newest = await asyncio.to_thread(current_build, self.searcher.index_dir)
+        if newest in (self.searcher.index.path, self._refused_build):
+            return
+        try:
+            if await self.reload():
+                log.info("now serving index build %s", self.searcher.index.build_id)
+        except IndexUnavailable as exc:
+            self._refused_build = newest
+            log.error("kept the previous index: %s", exc)
+        except Exception:  # anything else a damaged or huge build raises: reported once, like the above
+            self._refused_build = newest
+            log.exception("kept the previous index: build %s could not be opened", newest)
 
     def stats(self) -> dict:
         index = self.searcher.index
         age = time.time() - index.path.stat().st_mtime
         return {
             "documents": len(index.documents),
-            "chunks": len(index.chunks),
+            "chunks": index.n_chunks,
             "model": index.manifest.get("model_id", "?"),
             "age": _duration(age),
             "served": self.served,

@@ -52,6 +52,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ar": "انتهت صلاحية هذا الزر. أعد إرسال السؤال من فضلك.",
         "en": "This button has expired. Please send the question again.",
     },
+    "changed_button": {
+        "ar": "تغيّرت هذه المقالة منذ اقتبستُ منها. أعد إرسال السؤال من فضلك.",
+        "en": "This article has changed since I quoted it. Please send the question again.",
+    },
     "sources_header": {"ar": "📚 المقالات المفهرسة ({n}):", "en": "📚 Indexed articles ({n}):"},
     "sources_more": {"ar": "… و{n} غيرها", "en": "… and {n} more"},
     "chunks": {"ar": "{n} مقطعاً", "en": "{n} passages"},

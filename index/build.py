@@ -15,9 +15,9 @@ from .config import Config
 from .documents import Document, load_corpus
 from .embed import EmbeddingCache, Models, embed_cached
 from .lexical import LexicalIndex
-from .normalize import detect_language
+from .normalize import detect_language, model_text
 from .split import Span, clause_spans
-from .store import FORMAT_VERSION, MANIFEST, BuildTables, current_build, write_build
+from .store import FORMAT_VERSION, MANIFEST, BuildTables, current_build, verify_build, write_build
 
 
 class BuildError(RuntimeError):
@@ -62,12 +62,13 @@ def fingerprint(documents: list[Document], models: Models, config: Config) -> st
     return digest.hexdigest()
 
 
-def _current_fingerprint(index_dir: Path) -> str | None:
-    path = current_build(index_dir)
+def _fingerprint_of(build: Path) -> str | None:
+    """The fingerprint a build's manifest records; None if it cannot be read."""
     try:
-        return json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("fingerprint") if path else None
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest.get("fingerprint") if isinstance(manifest, dict) else None
 
 
 class _BuildLock:
@@ -116,12 +117,13 @@ def _tables(config: Config, models: Models, documents: list[Document], progress:
             rows.append(sentence_row[key])
         chunk_sentence_rows.append(tuple(rows))
     chunk_texts = [c.text for c in chunks]
+    read_chunks, read_sentences = [model_text(t) for t in chunk_texts], [model_text(t) for t in sentence_texts]
     cache = EmbeddingCache(config.cache_path)
     try:
-        vectors, embedded = embed_cached(models.primary, cache, chunk_texts, progress)
-        second = embed_cached(models.second, cache, chunk_texts, progress)[0] if models.second else None
-        sentence_vectors = embed_cached(models.primary, cache, sentence_texts, progress)[0]
-        second_sentences = embed_cached(models.second, cache, sentence_texts, progress)[0] if models.second else None
+        vectors, embedded = embed_cached(models.primary, cache, read_chunks, progress)
+        second = embed_cached(models.second, cache, read_chunks, progress)[0] if models.second else None
+        sentence_vectors = embed_cached(models.primary, cache, read_sentences, progress)[0]
+        second_sentences = embed_cached(models.second, cache, read_sentences, progress)[0] if models.second else None
     finally:
         cache.close()
     langs = [detect_language(t) for t in chunk_texts]
@@ -147,8 +149,11 @@ def build_index(
     index_dir: Path | None = None,
     force: bool = False,
     progress: bool = False,
+    warn: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Chunk and embed `documents` into a new build under `index_dir` and make it current."""
+    """Chunk and embed `documents` into a new build under `index_dir` and make it current.
+    An unchanged corpus is left as it is, unless the current build is damaged: then it is
+    built again."""
     began = time.perf_counter()
     index_dir = index_dir or config.index_dir
     if not documents:
@@ -159,10 +164,15 @@ def build_index(
         raise BuildError(f"cannot write to {index_dir}: {exc.strerror}") from None
     with lock:
         stamp = fingerprint(documents, models, config)
-        if not force and stamp == _current_fingerprint(index_dir):
-            current = current_build(index_dir)
-            chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
-            return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
+        current = current_build(index_dir)
+        recorded = _fingerprint_of(current) if current else None
+        if not force and current and recorded in (stamp, None):  # unchanged, or a manifest that cannot be read
+            problem = verify_build(current)
+            if problem is None and recorded == stamp:
+                chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
+                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
+            if problem is not None:
+                warn(f"the current index is damaged ({problem}); building it again")
         tables, embedded = _tables(config, models, documents, progress)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -202,4 +212,4 @@ def build_from_config(
         documents = load_corpus(seeds_dir, corpus, warn)
     except FileNotFoundError as exc:
         raise BuildError(str(exc)) from None
-    return build_index(config, models, documents, force=force, progress=progress)
+    return build_index(config, models, documents, force=force, progress=progress, warn=warn)

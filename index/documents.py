@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .normalize import clean_text, detect_language
+from .normalize import clean_text, detect_language, has_surrogates
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _TITLE_MAX_CHARS = 150
@@ -54,20 +54,63 @@ def _markdown(text: str, fallback: str) -> tuple[str, str]:
     return _split_title(text, fallback)
 
 
+# Elements that start a paragraph of their own; everything else flows inline into the
+# paragraph around it. Text directly in a <div> counts as much as text in a <p>.
+_BLOCKS = frozenset(
+    "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure h1 h2 h3 h4 h5 "
+    "h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+_DROPPED = frozenset("script style noscript nav header footer aside form template iframe svg button select".split())
+
+
+def _block_texts(root) -> list[str]:
+    """The text of every paragraph under `root`, each exactly once: nested blocks
+    (<blockquote><p>, <li><p>) give their own paragraphs, and text between them forms its own."""
+    paragraphs: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(run).split())
+        if text:
+            paragraphs.append(text)
+        run.clear()
+
+    def walk(node) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                run.append(child.text(deep=False))
+            elif tag in _DROPPED or tag.startswith(("-", "!")):
+                continue
+            elif tag == "br":
+                flush()
+            elif tag in _BLOCKS:
+                flush()
+                walk(child)
+                flush()
+            else:
+                walk(child)
+
+    walk(root)
+    flush()
+    return paragraphs
+
+
 def _html(raw: str, fallback: str) -> tuple[str, str]:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(raw)
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = title_node.text(strip=True) if title_node else ""
-    tree.strip_tags(["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template"])
     root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
-    blocks = root.css("h1, h2, h3, h4, p, li, blockquote, pre, td") if root else []
-    paragraphs = [node.text(separator=" ", strip=True) for node in blocks]
-    if not paragraphs and root is not None:
-        paragraphs = [root.text(separator="\n", strip=True)]
-    body = "\n\n".join(p for p in paragraphs if p and p != title)
+    paragraphs = _block_texts(root) if root is not None else []
+    body = "\n\n".join(p for p in paragraphs if p != title)
     return title or fallback, body
+
+
+def _field(row: dict, key: str) -> str | None:
+    value = row.get(key)
+    return clean_text(str(value)) or None if value not in (None, "") else None
 
 
 def _jsonl(path: Path, doc_id: str, warn: Warn) -> Iterator[Document]:
@@ -84,17 +127,20 @@ def _jsonl(path: Path, doc_id: str, warn: Warn) -> Iterator[Document]:
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 warn(f"{where}: needs an object with a 'text' string; skipped")
                 continue
+            fields = [row.get(k) for k in ("id", "title", "text", "url", "date", "lang")]
+            if any(isinstance(v, str) and has_surrogates(v) for v in fields):
+                warn(f"{where}: half of a character pair (a broken emoji?) removed")
             text = clean_text(row["text"])
             if not text:
                 warn(f"{where}: empty text; skipped")
                 continue
-            row_id = str(row.get("id") or number)
+            row_id = _field(row, "id") or str(number)
             yield Document(
                 id=f"{doc_id}#{row_id}",
-                title=clean_text(str(row.get("title") or row_id)),
-                url=str(row["url"]) if row.get("url") else None,
-                date=str(row["date"]) if row.get("date") else None,
-                lang=str(row.get("lang") or detect_language(text)),
+                title=_field(row, "title") or row_id,
+                url=_field(row, "url"),
+                date=_field(row, "date"),
+                lang=_field(row, "lang") or detect_language(text),
                 text=text,
             )
 

@@ -175,12 +175,7 @@ class SecondModel:
         return self._encode(texts)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        if not progress or len(texts) <= 256:
-            return self._encode(texts)
-        from tqdm import tqdm
-
-        parts = [self._encode(texts[i : i + 256]) for i in tqdm(range(0, len(texts), 256), desc="second model")]
-        return np.concatenate(parts)
+        return self._encode(texts)
 
 
 @dataclass
@@ -246,19 +241,39 @@ class EmbeddingCache:
         self._db.close()
 
 
+CACHE_BATCH = 512  # texts embedded between two cache writes: an interrupted build keeps its work
+
+
 def embed_cached(
     embedder: Embedder | SecondModel, cache: EmbeddingCache, texts: Sequence[str], progress: bool = False
 ) -> tuple[np.ndarray, int]:
-    """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly embedded)."""
+    """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly embedded).
+    New vectors are written to the cache batch by batch, so a build killed half way resumes
+    where it stopped."""
     keys = [cache.key(embedder.model_id, embedder.passage_prompt, t) for t in texts]
     found = cache.get_many(list(dict.fromkeys(keys)))
     missing = list(dict.fromkeys(k for k in keys if k not in found))
     if missing:
         text_of = dict(zip(keys, texts))
-        fresh = embedder.embed_passages([text_of[k] for k in missing], progress=progress)
-        new = dict(zip(missing, fresh))
-        cache.put_many(new)
-        found.update(new)
+        missing.sort(key=lambda k: len(text_of[k]))  # similar lengths batch with little padding
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(missing), desc=f"embedding ({_short_name(embedder.model_id)})", unit="text")
+        for start in range(0, len(missing), CACHE_BATCH):
+            batch = missing[start : start + CACHE_BATCH]
+            new = dict(zip(batch, embedder.embed_passages([text_of[k] for k in batch])))
+            cache.put_many(new)
+            found.update(new)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), 0
     return np.stack([found[k] for k in keys]).astype(np.float32), len(missing)
+
+
+def _short_name(model_id: str) -> str:
+    return model_id.split("/")[-1].split(" ")[0]

@@ -34,27 +34,51 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 
 
-def fold_arabic(word: str) -> str:
-    """Diacritics and tatweel removed, alef/hamza forms unified, a conjunction و/ف before ال
-    dropped (Snowball's Arabic stemmer misses that prefix), and the endings written either way
-    unified: final ه as ta marbuta ة, final ى (alef maqsura) as ي, which the stemmer then treats
-    alike (a pronoun suffix ه is stripped with it, as it should be)."""
-    word = _DIACRITICS.sub("", word).translate(_ALEF_FOLD)
-    if len(word) > 4 and word[0] in "وف" and word[1:3] == "ال":
-        word = word[1:]
+_PERSIAN_FOLD = str.maketrans({"ی": "ي", "ک": "ك"})
+
+
+def _letters(word: str) -> str:
+    """Diacritics and tatweel removed; alef/hamza forms, and Persian yeh/keheh, unified."""
+    return _DIACRITICS.sub("", word).translate(_ALEF_FOLD).translate(_PERSIAN_FOLD)
+
+
+def _fold_ending(word: str) -> str:
+    """Endings written either way unified: final ه as ta marbuta ة, final ى (alef maqsura) as ي,
+    which the stemmer then treats alike (a pronoun suffix ه is stripped with it, as it should be)."""
     if len(word) > 2 and word[-1] in "هى":
-        word = word[:-1] + ("ة" if word[-1] == "ه" else "ي")
+        return word[:-1] + ("ة" if word[-1] == "ه" else "ي")
     return word
 
 
-# Function words: frequent, and no evidence of what a passage is about.
+def fold_arabic(word: str) -> str:
+    """A word's letters unified (see _letters and _fold_ending)."""
+    return _fold_ending(_letters(word))
+
+
+# Function words: frequent, and no evidence of what a passage is about. Compared before the
+# ending is folded, so «على» (on) is dropped but «علي» (the name Ali) is not.
 STOPWORDS_AR = frozenset(
-    fold_arabic(w)
+    _letters(w)
     for w in "في من الى إلى على عن ان أن إن او أو ثم حتى اذا إذا كان كانت يكون التي الذي الذين اللذان هذا هذه ذلك تلك "
     "هناك هنا هو هي هم هن انا أنا نحن انت أنت ما ماذا متى اين أين كيف لماذا كم هل لا لم لن قد مع عند بين بعد قبل "
     "كل بعض غير اي أي او و ف ب ل ك مثل منذ خلال حول ضد لدى لقد الا إلا اما أما ايضا أيضا فقط عليه عليها فيه فيها "
     "منه منها له لها لهم به بها ومن وفي وعلى والى وإلى وان وأن وقد ولم ولا وهو وهي وكان وكانت".split()
 )
+
+
+def _arabic_keys(word: str) -> list[str]:
+    """A word's folded forms. A conjunction و/ف before ال (which Snowball's stemmer keeps) may
+    be a prefix («والحكومة») or part of the word («والدين», parents): both readings are kept,
+    so each matches what it should and the exact form counts twice."""
+    word = _letters(word)
+    if word in STOPWORDS_AR:
+        return []
+    forms = [word]
+    if len(word) > 4 and word[0] in "وف" and word[1:3] == "ال":
+        forms.append(word[1:])
+    return [_fold_ending(f) for f in forms if len(f) > 1]
+
+
 STOPWORDS_EN = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been being has have had do does "
     "did what which who whom whose when where why how that this these those it its into than then there their they "
@@ -77,9 +101,7 @@ def tokens(text: str) -> list[str]:
     for match in _WORD.finditer(_DIACRITICS.sub("", text)):
         word = match.group().lower()
         if _ARABIC_LETTER.search(word):
-            word = fold_arabic(word)
-            if word not in STOPWORDS_AR and len(word) > 1:
-                arabic.append(word)
+            arabic.extend(_arabic_keys(word))
         elif word not in STOPWORDS_EN:
             latin.append(word)
     keys = _stemmer("arabic").stemWords(arabic) if arabic else []

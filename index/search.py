@@ -19,8 +19,8 @@ import numpy as np
 from .config import Config
 from .embed import Models, load_models
 from .lexical import tokens
-from .normalize import clean_text, detect_language
-from .store import Index, current_build, open_index
+from .normalize import clean_text, model_text, question_language
+from .store import LANGS, Index, current_build, open_index
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
@@ -92,24 +92,32 @@ def _merge_neighbours(index: Index, ids: np.ndarray, fused: np.ndarray, semantic
     """Overlapping or touching chunks of one paragraph become one passage with the best scores."""
     hits: list[Hit] = []
     for i in np.argsort(-fused, kind="stable"):
-        c = index.chunks[ids[i]]
-        for hit in hits:
-            if hit.doc == c.doc and hit.paragraph == c.paragraph and c.start <= hit.end + 1 and hit.start <= c.end + 1:
-                hit.start, hit.end = min(hit.start, c.start), max(hit.end, c.end)
-                hit.sentence_rows.update(c.sentence_rows)
-                hit.semantic = max(hit.semantic, float(semantic[i]))
-                break
-        else:
+        c = index.chunk(int(ids[i]))
+        touching = [
+            h
+            for h in hits
+            if h.doc == c.doc and h.paragraph == c.paragraph and c.start <= h.end + 1 and h.start <= c.end + 1
+        ]
+        if not touching:
             hits.append(
                 Hit(c.doc, c.paragraph, c.start, c.end, float(fused[i]), float(semantic[i]), set(c.sentence_rows))
             )
+            continue
+        # The chunk joins the best passage it touches, and bridges any other it touches into it:
+        # two passages of one reply never overlap.
+        first, *bridged = touching
+        for hit in [c, *bridged]:
+            first.start, first.end = min(first.start, hit.start), max(first.end, hit.end)
+            first.sentence_rows.update(hit.sentence_rows)
+        first.semantic = max([first.semantic, float(semantic[i])] + [h.semantic for h in bridged])
+        hits = [h for h in hits if not any(h is b for b in bridged)]
     return hits
 
 
 def _best_unit(index: Index, ids: np.ndarray, unit_vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
     """For each chunk, the cosine of its sentence unit closest to the question."""
-    rows = [index.chunks[i].sentence_rows for i in ids]
-    scores = unit_vectors[np.fromiter((r for chunk in rows for r in chunk), dtype=np.int64)] @ query_vector
+    rows = [index.unit_rows(int(i)) for i in ids]
+    scores = unit_vectors[np.concatenate(rows)] @ query_vector
     bounds = np.cumsum([0] + [len(r) for r in rows])
     return np.array([scores[a:b].max() for a, b in zip(bounds[:-1], bounds[1:])], dtype=np.float32)
 
@@ -145,15 +153,16 @@ class Searcher:
     def queries(self, questions: list[str]) -> list[Query]:
         """Questions cleaned, their language told, and embedded in batches."""
         texts = [clean_text(q)[:MAX_QUESTION_CHARS] for q in questions]
-        vectors = self.models.primary.embed_queries(texts)
-        second = self.models.second.embed_queries(texts) if self.models.second else [None] * len(texts)
-        return [Query(t, detect_language(t), v, s, frozenset(tokens(t))) for t, v, s in zip(texts, vectors, second)]
+        read = [model_text(t) for t in texts]
+        vectors = self.models.primary.embed_queries(read)
+        second = self.models.second.embed_queries(read) if self.models.second else [None] * len(texts)
+        return [Query(t, question_language(t), v, s, frozenset(tokens(t))) for t, v, s in zip(texts, vectors, second)]
 
     def ranked(self, query: Query, index: Index | None = None, candidates: int | None = None) -> list[Hit]:
         """Passages among the nearest chunks (dense, plus lexical in the question's language), best first."""
         index = index or self.index
         s = self.config.search
-        n = min(candidates or s.candidates, len(index.chunks))
+        n = min(candidates or s.candidates, index.n_chunks)
         if n == 0:
             return []
         _, nearest = index.faiss_index.search(query.vector.reshape(1, -1), n)
@@ -178,7 +187,7 @@ class Searcher:
         semantic /= total
         fused = semantic
         if lexical is not None:
-            same_language = np.array([index.chunks[i].lang == query.lang for i in ids])
+            same_language = index.chunk_table[ids, 4] == LANGS.index(query.lang)
             fused = semantic + s.weight_lexical * lexical[ids] * same_language / total
         return _merge_neighbours(index, ids, fused, semantic)
 
@@ -202,7 +211,9 @@ class Searcher:
             return Answer("", "other", False, took_ms=(time.perf_counter() - began) * 1000)
         index = self.index  # one snapshot for the whole question
         [query] = self.queries([question])
-        hits = self.ranked(query, index, max(self.config.search.candidates, 3 * (offset + k)))
+        # The same candidates for every page of a question: pages never repeat or skip a passage,
+        # and an offset past them costs nothing.
+        hits = self.ranked(query, index, max(self.config.search.candidates, k))
         answered = self.answered(query, hits, index)
         passages = []
         if answered:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 Span = tuple[int, int]
 
 _END = re.compile(r"[.!?؟؛…]+[\"'”’»)\]]*(?=\s|$)")
+_LINE_END = re.compile(r"[.!?؟؛…:]+[\"'”’»)\]]*\s*$")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt vs etc eg ie no nos vol fig al approx dept est gen gov lt col sgt capt "
     "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp univ".split()
@@ -68,14 +69,31 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     return spans
 
 
+def _ends_line_paragraph(text: str, line: Span) -> bool:
+    return bool(_LINE_END.search(text, line[0], line[1]))
+
+
 def _block_spans(text: str) -> list[Span]:
-    """Blank-line separated blocks when the text has blank lines, otherwise single lines."""
-    separator = re.compile(r"\n\s*\n") if re.search(r"\n\s*\n", text) else re.compile(r"\n")
-    spans, cursor = [], 0
-    for match in separator.finditer(text):
-        spans.append((cursor, match.start()))
+    """Paragraphs: blocks between blank lines, each cut at its line breaks when it is written one
+    paragraph a line (most of its lines end a sentence) rather than wrapped. Decided per block,
+    so a blank line after a dateline does not turn the rest of an article into one paragraph."""
+    blocks, cursor = [], 0
+    for match in re.finditer(r"\n\s*\n", text):
+        blocks.append((cursor, match.start()))
         cursor = match.end()
-    spans.append((cursor, len(text)))
+    blocks.append((cursor, len(text)))
+    spans = []
+    for start, end in blocks:
+        lines, line_start = [], start
+        for match in re.finditer(r"\n", text[start:end]):
+            lines.append((line_start, start + match.start()))
+            line_start = start + match.end()
+        lines.append((line_start, end))
+        breaks = lines[:-1]
+        if breaks and 2 * sum(_ends_line_paragraph(text, line) for line in breaks) >= len(breaks):
+            spans.extend(lines)
+        else:
+            spans.append((start, end))
     return [s for s in (_trimmed(text, a, b) for a, b in spans) if s]
 
 

@@ -5,12 +5,15 @@ symlink swap.
     <data_dir>/index/builds/<build id>/   one finished build
     <data_dir>/index/current -> builds/<build id>
 
-A build is written to a hidden folder and renamed only when complete, so a failed or
-killed build never touches the current index. The manifest is written last.
+A build is written to a hidden folder, renamed when complete, opened once as a reader
+would, and only then made current, so a failed, killed or unreadable build never touches the
+current index. The manifest is written last and records a checksum of every file, so
+`verify_build` can tell a damaged build from a sound one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,14 +30,15 @@ from .documents import Document
 from .lexical import LexicalIndex
 from .split import Span, paragraphs
 
-FORMAT_VERSION = 3  # bump when the build's files or how they are made change
+FORMAT_VERSION = 4  # bump when the build's files or how they are made change
 # "auto" searches exactly up to this many chunks (flat, one thread: 0.9 ms at 10k, 9.5 ms at
 # 100k), and with HNSW above (0.3 ms at 100k, 0.2 ms at 1M, recall@10 .999 / .975 on realistic
 # vectors): bench/scale.py.
 FLAT_MAX_CHUNKS = 50_000
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
-CHUNKS = "chunks.jsonl"  # paragraph, span, language and sentence rows of every chunk
+CHUNKS = "chunks.npy"  # per chunk: document row, paragraph, start, end, language, end of its rows in CHUNK_UNITS
+CHUNK_UNITS = "chunk_units.npy"  # the sentence-unit rows of every chunk, one run after another
 FAISS = "vectors.faiss"  # nearest-neighbour index over VECTORS
 VECTORS = "vectors.npy"  # the model's chunk vectors, for exact rescoring
 SECOND = "second.npy"  # the second model's chunk vectors
@@ -42,6 +46,7 @@ SENTENCES = "sentences.npy"  # the model's vectors of sentence units (sentences,
 SECOND_SENTENCES = "second_sentences.npy"  # the second model's vectors of the same units
 UNITS = "units.npy"  # per sentence unit: its span and its whole sentence's span in the document
 LEXICAL = "lexical"  # the BM25 index (a folder)
+LANGS = ("ar", "en", "other")  # language codes in CHUNKS
 
 
 class IndexUnavailable(RuntimeError):
@@ -100,13 +105,16 @@ class BuildTables:
 
 @dataclass
 class Index:
-    """One build, opened read-only and held in memory."""
+    """One build, opened read-only and held in memory. The chunk table is arrays, not rows:
+    opening a large build parses no per-chunk Python objects (a reload must not hold the
+    interpreter while questions wait)."""
 
     path: Path
     manifest: dict
     documents: list[Document]
     paragraph_spans: list[list[Span]]
-    chunks: list[IndexedChunk]
+    chunk_table: np.ndarray  # [chunks, 6]: see CHUNKS
+    chunk_units: np.ndarray  # see CHUNK_UNITS
     sentence_spans: np.ndarray  # [units, 4]: a unit's span, then its whole sentence's, in the document
     sentence_vectors: np.ndarray
     second_sentence_vectors: np.ndarray | None
@@ -115,9 +123,26 @@ class Index:
     second_vectors: np.ndarray | None
     lexical: LexicalIndex
 
+    def __post_init__(self):
+        self.doc_row = {doc.id: row for row, doc in enumerate(self.documents)}
+
     @property
     def build_id(self) -> str:
         return self.path.name
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_table)
+
+    def unit_rows(self, chunk: int) -> np.ndarray:
+        """The sentence-unit rows of one chunk."""
+        end = int(self.chunk_table[chunk, 5])
+        start = int(self.chunk_table[chunk - 1, 5]) if chunk else 0
+        return self.chunk_units[start:end]
+
+    def chunk(self, i: int) -> IndexedChunk:
+        doc, paragraph, start, end, lang, _ = (int(v) for v in self.chunk_table[i])
+        return IndexedChunk(doc, paragraph, start, end, LANGS[lang], tuple(int(r) for r in self.unit_rows(i)))
 
     def paragraph_text(self, doc: int, paragraph: int) -> str:
         start, end = self.paragraph_spans[doc][paragraph - 1]
@@ -128,8 +153,8 @@ def _read(path: Path, what: str):
     try:
         if what == "json":
             return json.loads(path.read_text(encoding="utf-8"))
-        if what == "jsonl":
-            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        if what == "jsonl":  # rows end at "\n" only: text may hold U+2028 and other line breaks
+            return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
         if what == "npy":
             return np.load(path, allow_pickle=False, mmap_mode="r")
         if what == "lexical":
@@ -165,12 +190,26 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
     path = current_build(index_dir)
     if path is None:
         raise IndexUnavailable(f"no index in {index_dir}: build one with `sanad-index build`")
+    return open_build(path, model_id, second_model_id)
+
+
+def _read_manifest(path: Path) -> dict:
     manifest = _read(path / MANIFEST, "json")
-    if not isinstance(manifest, dict) or manifest.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("format_version"), int):
+        raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
+    found = manifest["format_version"]
+    if found != FORMAT_VERSION:
+        by = "a newer" if found > FORMAT_VERSION else "an older"
         raise IndexUnavailable(
-            f"{path / MANIFEST}: built by a newer Sanad (format {manifest.get('format_version')}); "
+            f"{path}: built by {by} Sanad (index format {found}, this one reads {FORMAT_VERSION}); "
             "rebuild with `sanad-index build`"
         )
+    return manifest
+
+
+def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) -> Index:
+    """One build folder, opened and checked as a reader needs it."""
+    manifest = _read_manifest(path)
     if model_id is not None and manifest.get("model_id") != model_id:
         raise IndexUnavailable(
             f"the index was built with model {manifest.get('model_id')!r} but config names {model_id!r}; "
@@ -182,7 +221,8 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
             f"{second_model_id!r}; rebuild with `sanad-index build`"
         )
     doc_rows = _read(path / DOCUMENTS, "jsonl")
-    chunk_rows = _read(path / CHUNKS, "jsonl")
+    chunk_table = _read(path / CHUNKS, "npy")
+    chunk_units = _read(path / CHUNK_UNITS, "npy")
     vectors = _read(path / VECTORS, "npy")
     second = _read(path / SECOND, "npy") if manifest.get("second_model_id") else None
     sentence_vectors = _read(path / SENTENCES, "npy")
@@ -198,19 +238,15 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
             [tuple(span) for span in row["paragraphs"]],
         ),
     )
-    chunks = _table(
-        path / CHUNKS,
-        chunk_rows,
-        lambda c: (IndexedChunk(c["doc"], c["paragraph"], c["start"], c["end"], c["lang"], tuple(c["sentences"])),),
-    )[0]
     n, n_units = manifest.get("chunks"), manifest.get("sentences")
     expected = [
         (DOCUMENTS, len(documents), manifest.get("documents")),
-        (CHUNKS, len(chunks), n),
+        (CHUNKS, len(chunk_table), n),
         (FAISS, faiss_index.ntotal, n),
         (VECTORS, len(vectors), n),
         (SENTENCES, len(sentence_vectors), n_units),
         (UNITS, len(units), n_units),
+        (CHUNK_UNITS, len(chunk_units), int(chunk_table[-1, 5]) if len(chunk_table) else 0),
     ]
     if second is not None:
         expected += [(SECOND, len(second), n), (SECOND_SENTENCES, len(second_sentences), n_units)]
@@ -220,12 +256,15 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
                 f"index file damaged: {path / name} has {found} rows, the manifest says "
                 f"{wanted}; rebuild with `sanad-index build`"
             )
+    if chunk_table.ndim != 2 or chunk_table.shape[1] != 6:
+        raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
     return Index(
         path,
         manifest,
         documents,
         paragraph_spans,
-        chunks,
+        chunk_table,
+        chunk_units,
         units,
         sentence_vectors,
         second_sentences,
@@ -234,6 +273,35 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
         second,
         lexical,
     )
+
+
+def _checksums(path: Path) -> dict[str, str]:
+    """sha256 of every file of a build but the manifest, by path inside it."""
+    sums = {}
+    for item in sorted(path.rglob("*")):
+        if item.is_file() and item.name != MANIFEST:
+            digest = hashlib.sha256()
+            with item.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            sums[item.relative_to(path).as_posix()] = digest.hexdigest()
+    return sums
+
+
+def verify_build(path: Path) -> str | None:
+    """What is wrong with a build (a file missing, changed, or unreadable), or None if sound."""
+    try:
+        manifest = _read_manifest(path)
+        recorded, found = manifest.get("files") or {}, _checksums(path)
+        changed = sorted(name for name in set(recorded) | set(found) if recorded.get(name) != found.get(name))
+        if changed or not recorded:
+            return f"{path}: files changed since it was built: {', '.join(changed) or MANIFEST}"
+        open_build(path)
+    except IndexUnavailable as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{path}: {exc}"
+    return None
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -263,20 +331,14 @@ def write_build(index_dir: Path, manifest: dict, tables: BuildTables, index_type
             tmp / DOCUMENTS,
             (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in t.documents),
         )
-        _write_jsonl(
-            tmp / CHUNKS,
-            (
-                {
-                    "doc": doc_row[c.doc_id],
-                    "paragraph": c.paragraph,
-                    "start": c.start,
-                    "end": c.end,
-                    "lang": lang,
-                    "sentences": list(rows),
-                }
-                for c, lang, rows in zip(t.chunks, t.chunk_langs, t.chunk_sentence_rows)
-            ),
-        )
+        ends = np.cumsum([len(rows) for rows in t.chunk_sentence_rows], dtype=np.int64)
+        table = [
+            (doc_row[c.doc_id], c.paragraph, c.start, c.end, LANGS.index(lang), int(end))
+            for c, lang, end in zip(t.chunks, t.chunk_langs, ends)
+        ]
+        np.save(tmp / CHUNKS, np.asarray(table, dtype=np.int64).reshape(-1, 6))
+        units = [row for rows in t.chunk_sentence_rows for row in rows]
+        np.save(tmp / CHUNK_UNITS, np.asarray(units, dtype=np.int64))
         np.save(tmp / VECTORS, t.vectors.astype(np.float32))
         if t.second_vectors is not None:
             np.save(tmp / SECOND, t.second_vectors.astype(np.float32))
@@ -285,12 +347,18 @@ def write_build(index_dir: Path, manifest: dict, tables: BuildTables, index_type
         np.save(tmp / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
         faiss.write_index(make_faiss_index(t.vectors, index_type), str(tmp / FAISS))
         t.lexical.save(tmp / LEXICAL)
+        manifest = dict(manifest, files=_checksums(tmp))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _fsync_tree(tmp)
         final = builds / build_id
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        open_build(final)  # a build no reader could open never becomes current
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)
         raise
     make_current(index_dir, final)
     prune_builds(index_dir, keep_builds)

@@ -320,13 +320,13 @@ async def test_a_damaged_new_build_is_refused_and_the_old_one_kept(telegram, tmp
     searcher = Searcher(config, models)
     async with running(telegram, config, searcher, reload_check_seconds=0.2):
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
-        (current_build(config.index_dir) / "chunks.jsonl").write_text("{broken", encoding="utf-8")
+        (current_build(config.index_dir) / "chunks.npy").write_text("{broken", encoding="utf-8")
         await telegram.quiet(1.0)
         telegram.send("Why was the bridge closed?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
     assert "bridge" in reply.params["text"]
     refusals = [r for r in caplog.records if "kept the previous index" in r.getMessage()]
-    assert len(refusals) == 1 and "chunks.jsonl" in refusals[0].getMessage()
+    assert len(refusals) == 1 and "chunks.npy" in refusals[0].getMessage()
 
 
 async def test_a_slow_search_shows_typing_first(telegram, seed_config, seed_searcher, monkeypatch):
@@ -392,3 +392,134 @@ async def test_webhook_mode_answers_updates_telegram_posts_and_refuses_forged_on
         await app.stop()
         await app.shutdown()
     assert LAUNCH_SITE in reply.params["text"]
+
+
+PRIVATE_MESSAGE = {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT, "text": "x"}
+
+
+async def test_a_forged_more_offset_searches_nothing_and_the_bot_stays_responsive(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher) as app:
+        service = app.bot_data["sanad"].service
+        telegram.send("Who condemned the attack?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+        key = next(b for b in buttons(reply) if b["callback_data"].startswith("more:"))["callback_data"].split(":")[1]
+        searched = service.served
+        since = len(telegram.calls)
+        for forged in (f"more:{key}:99999999", f"more:{key}:9999", f"more:{key}:²", f"more:{key}:0", f"para:{key}:77"):
+            telegram.press(PRIVATE_MESSAGE, forged, user_id=USER)
+        answers = await telegram.wait_for("answerCallbackQuery", count=5, since=since)
+        assert service.served == searched  # none of them ran a search
+        assert not [c for c in telegram.calls[since:] if c.method == "sendMessage"]
+        assert all(a.params.get("text") for a in answers)  # each one told why nothing came
+        telegram.send("من وصل إلى بغداد؟", user_id=USER)
+        [next_reply] = await telegram.wait_for("sendMessage", since=since)
+    assert "<blockquote>" in next_reply.params["text"]
+
+
+async def test_more_pages_follow_on_without_repeats_and_an_old_page_button_shows_nothing(
+    telegram, seed_config, seed_searcher
+):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("What did Iran say about the attack?", user_id=USER)
+        [first] = await telegram.wait_for("sendMessage")
+        more = next(b for b in buttons(first) if b["callback_data"].startswith("more:"))["callback_data"]
+        pages = [first]
+        since = len(telegram.calls)
+        telegram.press(PRIVATE_MESSAGE, more, user_id=USER)
+        [second] = await telegram.wait_for("sendMessage", since=since)
+        pages.append(second)
+        since = len(telegram.calls)
+        telegram.press(PRIVATE_MESSAGE, more, user_id=USER)  # the first page's button again
+        [again] = await telegram.wait_for("answerCallbackQuery", since=since)
+        assert not [c for c in await telegram.quiet(0.5, since) if c.method == "sendMessage"]
+    quotes = [
+        block.split("</blockquote>")[0].replace("<b>", "").replace("</b>", "")
+        for page in pages
+        for block in page.params["text"].split("<blockquote>")[1:]
+    ]
+    assert len(quotes) == 6 and len(set(quotes)) == 6
+    assert "<b>4.</b>" in second.params["text"] and again.params["text"] == "No more results for this question."
+
+
+async def test_full_paragraph_after_the_article_changed_says_so(telegram, tmp_path, models):
+    config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
+    searcher = Searcher(config, models)
+    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+        telegram.send("Why was the bridge closed?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+        para = next(b for b in buttons(reply) if b["callback_data"].startswith("para:"))["callback_data"]
+        build_index(
+            config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened after a year.")]
+        )
+        for _ in range(50):
+            if "museum" in searcher.index.documents[0].text:
+                break
+            await telegram.quiet(0.1)
+        since = len(telegram.calls)
+        telegram.press(PRIVATE_MESSAGE, para, user_id=USER)
+        [alert] = await telegram.wait_for("answerCallbackQuery", since=since)
+        assert not [c for c in await telegram.quiet(0.5, since) if c.method == "sendMessage"]
+    assert alert.params["text"].startswith("This article has changed")
+
+
+@pytest.mark.parametrize("manifest", ["[1]", '{"format_version": "4"}', '"text"'])
+async def test_the_reload_watcher_survives_any_bad_build_and_takes_the_next_good_one(
+    telegram, tmp_path, models, caplog, manifest
+):
+    config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
+    searcher = Searcher(config, models)
+    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+        build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
+        (current_build(config.index_dir) / "manifest.json").write_text(manifest, encoding="utf-8")
+        await telegram.quiet(1.0)
+        build_index(config, models, [Document("news.txt", "News", None, None, "en", "The zoo got a new panda.")])
+        for _ in range(50):
+            if "panda" in searcher.index.documents[0].text:
+                break
+            await telegram.quiet(0.1)
+        telegram.send("What did the zoo get?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    assert "panda" in reply.params["text"]
+    assert [r for r in caplog.records if "kept the previous index" in r.getMessage()]
+
+
+def test_a_rejected_token_never_reaches_the_process_output(tmp_path, seed_config):
+    """A wrong bot.base_url answers 404, which python-telegram-bot reports as InvalidToken
+    with the token in its message; the process must not print any part of it."""
+    import http.server
+    import subprocess
+    import sys
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"ok":false,"error_code":404,"description":"Not Found"}')
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bot_id, secret = "7123456789", "AAHfakeSecretPartOfTheToken_x9Q2"
+    config = write_config(
+        tmp_path, data_dir=str(seed_config.data_dir), bot={"base_url": f"http://127.0.0.1:{server.server_port}/bot"}
+    )
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN=f"{bot_id}:{secret}")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    finally:
+        server.shutdown()
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "rejected the token" in output
+    assert bot_id not in output and secret not in output and "Traceback" not in output

@@ -62,3 +62,36 @@ def test_empty_and_unreadable_files_warn_and_the_rest_loads(tmp_path):
     docs, warnings = load(tmp_path)
     assert list(docs) == ["sub/good.txt"]
     assert any("empty.txt" in w for w in warnings) and any("binary.txt" in w for w in warnings)
+
+
+def test_nested_html_blocks_give_each_paragraph_once_and_div_text_is_kept(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<html><body><article>"
+        "<div>Baghdad (Reuters) - the dateline sits in a div.</div>"
+        "<p>First paragraph.</p>"
+        "<blockquote><p>A quoted statement.</p></blockquote>"
+        "<ul><li><p>A listed fact.</p></li><li>Another fact.</li></ul>"
+        "<div><div>Text in nested divs,</div> and text after them.</div>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    docs, _ = load(tmp_path)
+    assert docs["page.html"].text.split("\n\n") == [
+        "Baghdad (Reuters) - the dateline sits in a div.",
+        "First paragraph.",
+        "A quoted statement.",
+        "A listed fact.",
+        "Another fact.",
+        "Text in nested divs,",
+        "and text after them.",
+    ]
+
+
+def test_a_jsonl_row_with_half_an_emoji_is_repaired_with_a_warning(tmp_path):
+    good = json.dumps({"id": "ok", "text": "Fine."})
+    broken = '{"id": "cut", "title": "Cut \\ud83d", "text": "Rockets fell \\ud83d on the base."}'
+    (tmp_path / "feed.jsonl").write_text(good + "\n" + broken + "\n", encoding="utf-8")
+    docs, warnings = load(tmp_path)
+    assert docs["feed.jsonl#cut"].text == "Rockets fell on the base."
+    assert docs["feed.jsonl#cut"].title == "Cut"
+    assert [w for w in warnings if "feed.jsonl line 2" in w] == warnings and len(warnings) == 1

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import FSI, MAX_UTF16, PDI, answer_messages, isolate, paragraph_message, sources_message, utf16_len
+from bot.formatting import FSI, PDI, answer_messages, isolate, paragraph_message, sources_message
 from bot.texts import TEXTS
 from index.search import Answer, Passage
 
@@ -39,12 +39,18 @@ class TelegramHTML(HTMLParser):
         raise AssertionError(f"unexpected char ref {name}")
 
 
+def telegram_length(message: str) -> int:
+    """What Telegram counts, measured here on its own: UTF-16 code units, where a character
+    beyond the Basic Multilingual Plane (an emoji) takes two."""
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in message)
+
+
 def check(message):
     parser = TelegramHTML()
     parser.feed(message)
     parser.close()
     assert not parser.stack
-    assert utf16_len(message) <= MAX_UTF16
+    assert telegram_length(message) <= 4096
 
 
 hard_text = st.lists(
@@ -62,12 +68,15 @@ def passages(draw):
         body = draw(hard_text) * draw(st.sampled_from([1, 1, 40]))  # sometimes far over the limit
         start = draw(st.integers(0, len(body) - 1))
         highlight = body[start : start + draw(st.integers(0, 200))]
-        url = draw(st.sampled_from([None, "https://e.x/a?b=1&c=<2>", "javascript:alert(1)"]))
+        url = draw(
+            st.sampled_from([None, "https://e.x/a?b=1&c=<2>", "javascript:alert(1)", "https://e.x/" + "🙂" * 3000])
+        )
+        title = draw(hard_text) * draw(st.sampled_from([1, 1, 500]))  # a scraped <title> can be any length
         result.append(
             Passage(
                 rank,
                 "d.txt",
-                draw(hard_text),
+                title,
                 url,
                 draw(st.sampled_from([None, "2021-11-09"])),
                 draw(st.integers(1, 500)),
@@ -96,7 +105,17 @@ def test_every_answer_message_is_valid_html_within_the_limit(ps, question, lang)
 @given(hard_text, st.integers(1, 40), st.sampled_from(["ar", "en"]))
 def test_paragraph_and_sources_messages_stay_valid(body, repeat, lang):
     check(paragraph_message("عنوان <x>", 3, None, "https://e.x/&", body * repeat, lang))
-    check(sources_message([(body, 4)] * repeat * 20, lang))
+    check(sources_message(repeat * 20, [(body * 100, 4)] * repeat * 20, lang))
+
+
+def test_a_ten_thousand_character_title_is_cut_in_citations():
+    title = "عنوان طويل جداً " * 700
+    body = "نص الفقرة."
+    passage = Passage(1, "d", title, "https://e.x/" + "a" * 5000, "2021-11-09", 1, 0, len(body), body, body, 0.9)
+    [message] = answer_messages(Answer("q", "ar", True, [passage] * 3), "ar")
+    check(message)
+    assert message.count("نص الفقرة.") == 3 and "عنوان طويل جداً" in message
+    check(paragraph_message(title * 3, 1, "x" * 5000, None, body, "en"))
 
 
 def test_a_long_passage_is_cut_on_a_sentence_with_an_ellipsis():

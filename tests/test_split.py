@@ -51,3 +51,18 @@ def test_sentences_are_ordered_trimmed_and_cover_every_visible_character(text):
         covered.update(range(start, end))
         previous_end = end
     assert covered >= {i for i, ch in enumerate(text) if not ch.isspace()}
+
+
+def test_a_blank_line_after_a_dateline_keeps_the_rest_one_paragraph_a_line():
+    text = "بغداد - رويترز\n\nوصل قاآني إلى بغداد.\nواجتمع بالكاظمي.\nثم غادر."
+    assert [text[a:b] for a, b in (p.span for p in paragraphs(text))] == [
+        "بغداد - رويترز",
+        "وصل قاآني إلى بغداد.",
+        "واجتمع بالكاظمي.",
+        "ثم غادر.",
+    ]
+
+
+def test_wrapped_lines_stay_one_paragraph():
+    text = "The drones took off from a farm\nnorth-east of Baghdad, officials said\non Tuesday.\n\nNext."
+    assert len(paragraphs(text)) == 2
