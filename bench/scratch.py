@@ -22,3 +22,18 @@ def scratch_config(config: Config, share_cache: bool = True) -> Iterator[Config]
             (data / "cache").mkdir()
             (data / "cache" / "embeddings.sqlite").symlink_to(config.cache_path)
         yield dataclasses.replace(config, data_dir=data)
+
+
+@contextmanager
+def persistent_config(config: Config, name: str) -> Iterator[Config]:
+    """`config` with a data folder kept across runs (<data_dir>/bench/<name>) so that a large
+    benchmark index is built once; it shares the converted model and the embedding cache."""
+    data = config.data_dir / "bench" / name
+    (data / "cache").mkdir(parents=True, exist_ok=True)
+    for link, target in (
+        (data / "models", config.models_dir),
+        (data / "cache" / "embeddings.sqlite", config.cache_path),
+    ):
+        if not link.is_symlink():
+            link.symlink_to(target.resolve())
+    yield dataclasses.replace(config, data_dir=data)

@@ -155,8 +155,10 @@ def _read(path: Path, what: str):
             return json.loads(path.read_text(encoding="utf-8"))
         if what == "jsonl":  # rows end at "\n" only: text may hold U+2028 and other line breaks
             return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
-        if what == "npy":
+        if what == "npy":  # vectors stay on disk, paged in as searches touch them
             return np.load(path, allow_pickle=False, mmap_mode="r")
+        if what == "table":  # small and read row by row: in memory (a memmap row costs microseconds)
+            return np.load(path, allow_pickle=False)
         if what == "lexical":
             return LexicalIndex.load(path)
         return faiss.read_index(str(path))
@@ -221,8 +223,8 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
             f"{second_model_id!r}; rebuild with `sanad-index build`"
         )
     doc_rows = _read(path / DOCUMENTS, "jsonl")
-    chunk_table = _read(path / CHUNKS, "npy")
-    chunk_units = _read(path / CHUNK_UNITS, "npy")
+    chunk_table = _read(path / CHUNKS, "table")
+    chunk_units = _read(path / CHUNK_UNITS, "table")
     vectors = _read(path / VECTORS, "npy")
     second = _read(path / SECOND, "npy") if manifest.get("second_model_id") else None
     sentence_vectors = _read(path / SENTENCES, "npy")
