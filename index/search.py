@@ -25,6 +25,7 @@ from .store import LANGS, Index, current_build, open_index
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
 HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause only
+_CLOSERS = " \"'”’»)]"
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,32 @@ def _merge_neighbours(index: Index, ids: np.ndarray, fused: np.ndarray, semantic
     return hits
 
 
-def _best_unit(index: Index, ids: np.ndarray, unit_vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
-    """For each chunk, the cosine of its sentence unit closest to the question."""
-    rows = [index.unit_rows(int(i)) for i in ids]
-    scores = unit_vectors[np.concatenate(rows)] @ query_vector
+def _questions(index: Index, ids: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """For each chunk, its sentence-unit rows and which of them are questions. Articles ask
+    questions too (subheadings, interviews, rhetorical ones): such a sentence looks like the
+    reader's question to a bi-encoder, but never answers it."""
+    rows, asks = [], []
+    for i in ids:
+        chunk_rows = index.unit_rows(int(i))
+        text = index.documents[int(index.chunk_table[i, 0])].text
+        rows.append(chunk_rows)
+        asks.append(
+            np.array(
+                [text[a:b].rstrip(_CLOSERS).endswith(("?", "؟")) for a, b in index.sentence_spans[chunk_rows][:, :2]],
+                dtype=bool,
+            )
+        )
+    return rows, asks
+
+
+def _best_unit(
+    rows: list[np.ndarray], asks: list[np.ndarray], unit_vectors: np.ndarray, query: np.ndarray
+) -> np.ndarray:
+    """For each chunk, the cosine of its sentence unit closest to the question, leaving out the
+    units that are questions (every chunk here holds some other)."""
+    scores = unit_vectors[np.concatenate(rows)] @ query
     bounds = np.cumsum([0] + [len(r) for r in rows])
-    return np.array([scores[a:b].max() for a, b in zip(bounds[:-1], bounds[1:])], dtype=np.float32)
+    return np.array([scores[a:b][~ask].max() for a, b, ask in zip(bounds[:-1], bounds[1:], asks)], dtype=np.float32)
 
 
 class Searcher:
@@ -174,14 +195,21 @@ class Searcher:
                 lexical = bm25 / bm25.max()
                 top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
                 ids = np.union1d(ids, top[lexical[top] > 0])
+        # A chunk that only asks (a subheading, an interviewer's question) is never shown as an
+        # answer, however much it looks like the reader's question.
+        rows, asks = _questions(index, ids)
+        answers = [i for i, ask in enumerate(asks) if not ask.all()]
+        ids, rows, asks = ids[answers], [rows[i] for i in answers], [asks[i] for i in answers]
+        if not len(ids):
+            return []
         # Weighted means of cosines, so scores read like a cosine whatever the weights.
         semantic = index.vectors[ids] @ query.vector
-        semantic += s.weight_sentence * _best_unit(index, ids, index.sentence_vectors, query.vector)
+        semantic += s.weight_sentence * _best_unit(rows, asks, index.sentence_vectors, query.vector)
         total = 1 + s.weight_sentence
         if query.second_vector is not None and index.second_vectors is not None:
             semantic += s.weight_second_passage * (index.second_vectors[ids] @ query.second_vector)
             semantic += s.weight_second_sentence * _best_unit(
-                index, ids, index.second_sentence_vectors, query.second_vector
+                rows, asks, index.second_sentence_vectors, query.second_vector
             )
             total += s.weight_second_passage + s.weight_second_sentence
         semantic /= total
@@ -235,6 +263,9 @@ class Searcher:
         if query.words and doc.lang == query.lang:
             shared = [len(query.words.intersection(tokens(doc.text[a:b]))) for a, b, _, _ in spans]
             scores = scores + HIGHLIGHT_LEXICAL_WEIGHT * np.asarray(shared) / len(query.words)
+        asks = np.array([doc.text[a:b].rstrip(_CLOSERS).endswith(("?", "؟")) for a, b, _, _ in spans])
+        if not asks.all():
+            scores = np.where(asks, -np.inf, scores)  # a question in the article answers nothing
         start, end, sentence_start, sentence_end = (int(v) for v in spans[int(np.argmax(scores))])
         if len(doc.text[sentence_start:sentence_end].split()) <= HIGHLIGHT_MAX_WORDS:
             return max(sentence_start, hit.start), min(sentence_end, hit.end)

@@ -133,3 +133,21 @@ def test_passages_of_one_reply_never_overlap(tmp_path, models):
         answer = searcher.ask(question, k=5)
         shown = sorted((p.start, p.end) for p in answer.passages)
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(shown, shown[1:])), shown
+
+
+def test_a_question_in_an_article_is_never_shown_as_the_answer(tmp_path, models):
+    """Subheadings and interview questions look like the reader's question to the model."""
+    text = (
+        "ما صلاحيات أردوغان في ظل النظام الرئاسي؟\n\n"
+        "يملك الرئيس التركي في النظام الجديد صلاحية تعيين الوزراء وكبار القضاة وحل البرلمان.\n\n"
+        "How will the new bridge change traffic?\n\n"
+        "The bridge will carry forty thousand cars a day and cut the trip across the river to ten minutes."
+    )
+    config = load_config(write_config(tmp_path))
+    build_index(config, models, [Document("q.txt", "Q", None, None, "ar", text)])
+    searcher = Searcher(config, models)
+    for question in ("ما صلاحيات أردوغان في النظام الرئاسي؟", "How will the new bridge change traffic?"):
+        answer = searcher.ask(question, k=5)
+        assert answer.answered
+        assert all(not p.text.rstrip().endswith(("?", "؟")) for p in answer.passages), [p.text for p in answer.passages]
+        assert not answer.passages[0].highlight.endswith(("?", "؟"))
