@@ -66,6 +66,9 @@ class RedactingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self._stream.isatty()
 
+    def fileno(self) -> int:  # for libraries that ask (faulthandler); what they write there is theirs
+        return self._stream.fileno()
+
     @property
     def encoding(self):
         return self._stream.encoding

@@ -144,10 +144,6 @@ class Index:
         doc, paragraph, start, end, lang, _ = (int(v) for v in self.chunk_table[i])
         return IndexedChunk(doc, paragraph, start, end, LANGS[lang], tuple(int(r) for r in self.unit_rows(i)))
 
-    def paragraph_text(self, doc: int, paragraph: int) -> str:
-        start, end = self.paragraph_spans[doc][paragraph - 1]
-        return self.documents[doc].text[start:end]
-
 
 def _read(path: Path, what: str):
     try:
@@ -240,6 +236,8 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
             [tuple(span) for span in row["paragraphs"]],
         ),
     )
+    if chunk_table.ndim != 2 or chunk_table.shape[1] != 6 or chunk_units.ndim != 1:
+        raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
     n, n_units = manifest.get("chunks"), manifest.get("sentences")
     expected = [
         (DOCUMENTS, len(documents), manifest.get("documents")),
@@ -258,8 +256,6 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
                 f"index file damaged: {path / name} has {found} rows, the manifest says "
                 f"{wanted}; rebuild with `sanad-index build`"
             )
-    if chunk_table.ndim != 2 or chunk_table.shape[1] != 6:
-        raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
     return Index(
         path,
         manifest,
