@@ -229,6 +229,14 @@ def small_index(tmp_path, models, text):
     return config
 
 
+async def serving(telegram: FakeTelegram, searcher: Searcher, word: str) -> None:
+    """Wait (up to 5 s) until the running bot's watcher has switched to a build with `word`."""
+    for _ in range(50):  # the watcher polls every 0.2 s
+        if word in searcher.index.documents[0].text:
+            return
+        await telegram.quiet(0.1)
+
+
 async def test_a_new_build_is_served_without_restart_and_reload_reports_it(telegram, tmp_path, models):
     config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
     searcher = Searcher(config, models)
@@ -249,10 +257,7 @@ async def test_a_new_build_is_served_without_restart_and_reload_reports_it(teleg
                 )
             ],
         )
-        for _ in range(50):  # the watcher polls every 0.2 s
-            if "museum" in searcher.index.documents[0].text:
-                break
-            await telegram.quiet(0.1)
+        await serving(telegram, searcher, "museum")
         since = len(telegram.calls)
         telegram.send("When did the museum reopen?", user_id=USER)
         [after] = await telegram.wait_for("sendMessage", since=since)
@@ -451,10 +456,7 @@ async def test_full_paragraph_after_the_article_changed_says_so(telegram, tmp_pa
         build_index(
             config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened after a year.")]
         )
-        for _ in range(50):
-            if "museum" in searcher.index.documents[0].text:
-                break
-            await telegram.quiet(0.1)
+        await serving(telegram, searcher, "museum")
         since = len(telegram.calls)
         telegram.press(PRIVATE_MESSAGE, para, user_id=USER)
         [alert] = await telegram.wait_for("answerCallbackQuery", since=since)
@@ -473,10 +475,7 @@ async def test_the_reload_watcher_survives_any_bad_build_and_takes_the_next_good
         (current_build(config.index_dir) / "manifest.json").write_text(manifest, encoding="utf-8")
         await telegram.quiet(1.0)
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The zoo got a new panda.")])
-        for _ in range(50):
-            if "panda" in searcher.index.documents[0].text:
-                break
-            await telegram.quiet(0.1)
+        await serving(telegram, searcher, "panda")
         telegram.send("What did the zoo get?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
     assert "panda" in reply.params["text"]
