@@ -166,13 +166,15 @@ def build_index(
         stamp = fingerprint(documents, models, config)
         current = current_build(index_dir)
         recorded = _fingerprint_of(current) if current else None
-        if not force and current and recorded in (stamp, None):  # unchanged, or a manifest that cannot be read
+        # Unchanged articles leave the build as it is once it checks out; a build whose manifest
+        # cannot be read is checked too, so the operator learns why it is built again.
+        if current and not force and recorded in (stamp, None):
             problem = verify_build(current)
-            if problem is None and recorded == stamp:
-                chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
-                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
             if problem is not None:
                 warn(f"the current index is damaged ({problem}); building it again")
+            elif recorded == stamp:
+                chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
+                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
         tables, embedded = _tables(config, models, documents, progress)
         manifest = {
             "format_version": FORMAT_VERSION,

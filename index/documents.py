@@ -57,7 +57,7 @@ def _markdown(text: str, fallback: str) -> tuple[str, str]:
 # Elements that start a paragraph of their own; everything else flows inline into the
 # paragraph around it. Text directly in a <div> counts as much as text in a <p>.
 _BLOCKS = frozenset(
-    "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure h1 h2 h3 h4 h5 "
+    "address article blockquote body caption dd details div dl dt fieldset figcaption figure h1 h2 h3 h4 h5 "
     "h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
 )
 _DROPPED = frozenset("script style noscript nav header footer aside form template iframe svg button select".split())
@@ -109,8 +109,9 @@ def _html(raw: str, fallback: str) -> tuple[str, str]:
 
 
 def _field(row: dict, key: str) -> str | None:
+    """A row's optional field, cleaned like the text; None when missing or empty."""
     value = row.get(key)
-    return clean_text(str(value)) or None if value not in (None, "") else None
+    return None if value is None else clean_text(str(value)) or None
 
 
 def _jsonl(path: Path, doc_id: str, warn: Warn) -> Iterator[Document]:

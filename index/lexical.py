@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .normalize import model_text
+
 _DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
 _ALEF_FOLD = str.maketrans(
     {
@@ -34,12 +36,9 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 
 
-_PERSIAN_FOLD = str.maketrans({"ی": "ي", "ک": "ك"})
-
-
 def _letters(word: str) -> str:
     """Diacritics and tatweel removed; alef/hamza forms, and Persian yeh/keheh, unified."""
-    return _DIACRITICS.sub("", word).translate(_ALEF_FOLD).translate(_PERSIAN_FOLD)
+    return model_text(_DIACRITICS.sub("", word).translate(_ALEF_FOLD))
 
 
 def _fold_ending(word: str) -> str:

@@ -10,7 +10,7 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 # Bidi controls and other invisible format characters that only confuse matching and display;
 # U+061C (Arabic letter mark) is what phone keyboards insert after punctuation.
 _INVISIBLE = re.compile(r"[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\u00ad]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C1 controls: see _SEPARATORS
 # A code point of a UTF-16 surrogate pair on its own (half an emoji from a truncated feed):
 # it cannot be written as UTF-8 at all.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

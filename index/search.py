@@ -28,6 +28,11 @@ HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause 
 _CLOSERS = " \"'”’»)]"
 
 
+def _asks(text: str) -> bool:
+    """Whether a sentence is a question (its closing quotes and brackets aside)."""
+    return text.rstrip(_CLOSERS).endswith(("?", "؟"))
+
+
 @dataclass(frozen=True)
 class Passage:
     rank: int
@@ -124,12 +129,7 @@ def _questions(index: Index, ids: np.ndarray) -> tuple[list[np.ndarray], list[np
         chunk_rows = index.unit_rows(int(i))
         text = index.documents[int(index.chunk_table[i, 0])].text
         rows.append(chunk_rows)
-        asks.append(
-            np.array(
-                [text[a:b].rstrip(_CLOSERS).endswith(("?", "؟")) for a, b in index.sentence_spans[chunk_rows][:, :2]],
-                dtype=bool,
-            )
-        )
+        asks.append(np.array([_asks(text[a:b]) for a, b in index.sentence_spans[chunk_rows][:, :2]], dtype=bool))
     return rows, asks
 
 
@@ -263,7 +263,7 @@ class Searcher:
         if query.words and doc.lang == query.lang:
             shared = [len(query.words.intersection(tokens(doc.text[a:b]))) for a, b, _, _ in spans]
             scores = scores + HIGHLIGHT_LEXICAL_WEIGHT * np.asarray(shared) / len(query.words)
-        asks = np.array([doc.text[a:b].rstrip(_CLOSERS).endswith(("?", "؟")) for a, b, _, _ in spans])
+        asks = np.array([_asks(doc.text[a:b]) for a, b, _, _ in spans])
         if not asks.all():
             scores = np.where(asks, -np.inf, scores)  # a question in the article answers nothing
         start, end, sentence_start, sentence_end = (int(v) for v in spans[int(np.argmax(scores))])
