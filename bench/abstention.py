@@ -44,7 +44,7 @@ def main() -> None:
     with scratch_config(config) as config:
         build_from_config(config, models, warn=lambda _: None)
         searcher = Searcher(config, models)
-        seed_lang = searcher.index.documents[0].lang
+        seed_lang = searcher.index.articles()[0].lang
         corpus_titles = {}
         for line in open(args.xquad / "corpus.en.jsonl", encoding="utf-8"):
             row = json.loads(line)

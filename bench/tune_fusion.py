@@ -45,7 +45,7 @@ def signals(config, models, corpus: Path, queries: list[dict]) -> dict:
     tables, _ = _tables(config, models, documents, progress=False)
     texts = [q["question"] for q in queries]
     qv, qs = models.primary.embed_queries(texts), models.second.embed_queries(texts)
-    lexical = np.stack([tables.lexical.scores(t) for t in texts])
+    lexical = np.stack([tables.lexical.scores(tokens(t)) for t in texts])
     lexical = lexical / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
     doc_ids = [d.id.split("#", 1)[-1] for d in documents]
     return {

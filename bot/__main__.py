@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     app = build_application(config, token, searcher)
     index = searcher.index
-    log.info("serving %d documents, %d chunks (build %s)", len(index.documents), index.n_chunks, index.build_id)
+    log.info("serving %d documents, %d chunks (build %s)", index.n_documents, index.n_chunks, index.build_id)
     try:
         if config.bot.mode == "webhook":
             app.run_webhook(**webhook_options(config.bot, token))

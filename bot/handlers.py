@@ -242,7 +242,7 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     key = "reloaded" if changed else "reload_unchanged"
     await _send(
         update.effective_message,
-        [text(key, lang, build=index.build_id, documents=len(index.documents), chunks=index.n_chunks)],
+        [text(key, lang, build=index.build_id, documents=index.n_documents, chunks=index.n_chunks)],
     )
 
 

@@ -10,8 +10,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
 from index.documents import Document
 from index.search import Answer, Searcher
 from index.store import IndexUnavailable, current_build
@@ -61,8 +59,8 @@ class SearchService:
     def sources(self, limit: int = 200) -> tuple[int, list[tuple[str, int]]]:
         """How many articles are indexed, and the first `limit` with their passage counts."""
         index = self.searcher.index
-        counts = np.bincount(index.chunk_table[:, 0], minlength=len(index.documents))
-        return len(index.documents), [(doc.title, int(n)) for doc, n in zip(index.documents[:limit], counts)]
+        counts = index.passage_counts()
+        return index.n_documents, [(doc.title, counts[doc.id]) for doc in index.articles()[:limit]]
 
     async def reload(self) -> bool:
         """Switch to a newer current build if there is one. Raises IndexUnavailable (and keeps
@@ -100,7 +98,7 @@ class SearchService:
         index = self.searcher.index
         age = time.time() - index.path.stat().st_mtime
         return {
-            "documents": len(index.documents),
+            "documents": index.n_documents,
             "chunks": index.n_chunks,
             "model": index.manifest.get("model_id", "?"),
             "age": _duration(age),

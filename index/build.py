@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,28 @@ from .embed import EmbeddingCache, Models, embed_cached
 from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
-from .store import FORMAT_VERSION, MANIFEST, BuildTables, current_build, verify_build, write_build
+from .store import (
+    FORMAT_VERSION,
+    MANIFEST,
+    BuildTables,
+    current_build,
+    new_segment_name,
+    read_manifest,
+    segment_documents,
+    verify_build,
+    write_build,
+)
 
 
 class BuildError(RuntimeError):
     """A build that cannot run (no documents, another build running, unwritable folder)."""
+
+
+# A build holds at most this many segments; past it the smallest MERGE_COUNT are merged into
+# one (vectors from the embedding cache: a merge re-embeds nothing). Each article is merged a
+# logarithmic number of times, and a question searches a handful of segments.
+MAX_SEGMENTS = 8
+MERGE_COUNT = 4
 
 
 @dataclass(frozen=True)
@@ -33,18 +51,25 @@ class BuildResult:
     seconds: float
     path: Path
     up_to_date: bool = False
+    added: int | None = None  # None: a full build; else articles added or replaced in place
+    removed: int = 0
+    segments: int = 1
 
     def summary(self) -> str:
-        state = "index up to date" if self.up_to_date else "built"
-        return (
-            f"{state}: {self.documents} documents, {self.chunks} chunks "
+        totals = (
+            f"{self.documents} documents, {self.chunks} chunks "
             f"({self.embedded} embedded, {self.cached} cached) in {self.seconds:.1f} s"
         )
+        if self.up_to_date:
+            return f"index up to date: {totals}"
+        if self.added is None:
+            return f"built: {totals}"
+        return f"updated: {self.added} added or changed, {self.removed} removed; {totals}; {self.segments} segments"
 
 
-def fingerprint(documents: list[Document], models: Models, config: Config) -> str:
-    """Everything a build's content depends on: if this matches, rebuilding changes nothing."""
-    digest = hashlib.sha256()
+def settings_fingerprint(models: Models, config: Config) -> str:
+    """Everything a build's content depends on besides the articles: if it changes, every
+    article is indexed again."""
     m = models.primary
     settings = [
         FORMAT_VERSION,
@@ -56,19 +81,12 @@ def fingerprint(documents: list[Document], models: Models, config: Config) -> st
         config.chunking.overlap_sentences,
         config.store.index_type,
     ]
-    digest.update(json.dumps(settings).encode())
-    for doc in documents:
-        digest.update(json.dumps(doc.to_dict(), ensure_ascii=False, sort_keys=True).encode())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
 
 
-def _fingerprint_of(build: Path) -> str | None:
-    """The fingerprint a build's manifest records; None if it cannot be read."""
-    try:
-        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest.get("fingerprint") if isinstance(manifest, dict) else None
+def document_fingerprint(doc: Document) -> str:
+    """Changes when anything a citation shows changes: the text, title, link, date."""
+    return hashlib.sha256(json.dumps(doc.to_dict(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
 
 
 class _BuildLock:
@@ -142,6 +160,29 @@ def _tables(config: Config, models: Models, documents: list[Document], progress:
     return tables, embedded
 
 
+def _manifest(config: Config, models: Models, settings: str, articles: dict) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_id": models.primary.model_id,
+        "second_model_id": models.second.model_id if models.second else None,
+        "prompts": {"query": models.primary.query_prompt, "passage": models.primary.passage_prompt},
+        "chunking": {
+            "max_tokens": config.chunking.max_tokens,
+            "overlap_sentences": config.chunking.overlap_sentences,
+        },
+        "index_type": config.store.index_type,
+        "settings": settings,
+        # Per article in the archive: its segment, fingerprint, and chunk count.
+        "articles": articles,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _entries(documents: list[Document], tables: BuildTables, segment: str) -> dict:
+    counts = Counter(c.doc_id for c in tables.chunks)
+    return {doc.id: [segment, document_fingerprint(doc), counts[doc.id]] for doc in documents}
+
+
 def build_index(
     config: Config,
     models: Models,
@@ -151,9 +192,11 @@ def build_index(
     progress: bool = False,
     warn: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Chunk and embed `documents` into a new build under `index_dir` and make it current.
-    An unchanged corpus is left as it is, unless the current build is damaged: then it is
-    built again."""
+    """Make the current build hold exactly `documents`. With a current build of the same
+    settings, only new and changed articles are chunked and embedded, into a new segment, and
+    removed or replaced ones are marked removed: the work is in proportion to the change. An
+    unchanged archive is left as it is, unless the current build is damaged: then it is built
+    again. `force` (or other settings) builds every article again into one segment."""
     began = time.perf_counter()
     index_dir = index_dir or config.index_dir
     if not documents:
@@ -163,40 +206,119 @@ def build_index(
     except OSError as exc:
         raise BuildError(f"cannot write to {index_dir}: {exc.strerror}") from None
     with lock:
-        stamp = fingerprint(documents, models, config)
+        settings = settings_fingerprint(models, config)
         current = current_build(index_dir)
-        recorded = _fingerprint_of(current) if current else None
-        # Unchanged articles leave the build as it is once it checks out; a build whose manifest
-        # cannot be read is checked too, so the operator learns why it is built again.
-        if current and not force and recorded in (stamp, None):
+        base = read_manifest(current) if current and not force else None
+        if base is not None and base.get("settings") == settings:
+            wanted = {doc.id: document_fingerprint(doc) for doc in documents}
+            old = base["articles"]
+            changed = [doc for doc in documents if old.get(doc.id, [None, None])[1] != wanted[doc.id]]
+            gone = [doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]]
+            if changed or gone:
+                return _add_segment(config, models, current, base, changed, gone, progress, began)
+            problem = verify_build(current)
+            if problem is None:
+                chunks = sum(entry[2] for entry in old.values())
+                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
+            warn(f"the current index is damaged ({problem}); building it again")
+        elif current is not None and not force and base is None:
             problem = verify_build(current)
             if problem is not None:
                 warn(f"the current index is damaged ({problem}); building it again")
-            elif recorded == stamp:
-                chunks = json.loads((current / MANIFEST).read_text(encoding="utf-8"))["chunks"]
-                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
         tables, embedded = _tables(config, models, documents, progress)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model_id": models.primary.model_id,
-            "second_model_id": models.second.model_id if models.second else None,
-            "dim": int(tables.vectors.shape[1]),
-            "prompts": {"query": models.primary.query_prompt, "passage": models.primary.passage_prompt},
-            "chunking": {
-                "max_tokens": config.chunking.max_tokens,
-                "overlap_sentences": config.chunking.overlap_sentences,
-            },
-            "index_type": config.store.index_type,
-            "fingerprint": stamp,
-            "documents": len(documents),
-            "chunks": len(tables.chunks),
-            "sentences": len(tables.sentence_vectors),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(time.perf_counter() - began, 3),
-        }
-        path = write_build(index_dir, manifest, tables, config.store.index_type, config.store.keep_builds)
+        name = new_segment_name()
+        articles = _entries(documents, tables, name)
+        path = write_build(
+            index_dir,
+            _manifest(config, models, settings, articles),
+            [(name, tables)],
+            config.store.index_type,
+            config.store.keep_builds,
+        )
     n = len(tables.chunks)
     return BuildResult(len(documents), n, embedded, n - embedded, time.perf_counter() - began, path)
+
+
+def _add_segment(
+    config: Config,
+    models: Models,
+    current: Path,
+    base: dict,
+    changed: list[Document],
+    gone: list[str],
+    progress: bool,
+    began: float,
+) -> BuildResult:
+    """A new build: the current one's segments, the `changed` articles in a new segment, and
+    the `gone` ones (removed, or replaced by `changed`) marked removed."""
+    index_dir = current.parent.parent
+    articles = dict(base["articles"])
+    removed = {name: set(ids) for name, ids in (base.get("removed") or {}).items()}
+    for doc_id in gone:
+        segment = articles.pop(doc_id)[0]
+        removed.setdefault(segment, set()).add(doc_id)
+    new, embedded = [], 0
+    if changed:
+        tables, embedded = _tables(config, models, changed, progress)
+        name = new_segment_name()
+        new.append((name, tables))
+        articles.update(_entries(changed, tables, name))
+    segments = base["segments"]
+    path = write_build(
+        index_dir,
+        _manifest(config, models, base["settings"], articles),
+        new,
+        config.store.index_type,
+        config.store.keep_builds,
+        kept=segments,
+        base_path=current,
+        removed=removed,
+    )
+    if len(segments) + len(new) > MAX_SEGMENTS:
+        path = _merge_smallest(config, models, path, progress)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    entries = manifest["articles"].values()
+    n_new = sum(len(t.chunks) for _, t in new)
+    return BuildResult(
+        len(entries),
+        sum(e[2] for e in entries),
+        embedded,
+        n_new - embedded,
+        time.perf_counter() - began,
+        path,
+        added=len(changed),
+        removed=len(set(gone) - {d.id for d in changed}),
+        segments=len(manifest["segments"]),
+    )
+
+
+def _merge_smallest(config: Config, models: Models, build: Path, progress: bool) -> Path:
+    """A new build with the MERGE_COUNT smallest segments of `build` merged into one, their
+    removed articles left out. Vectors come from the embedding cache."""
+    manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    by_size = sorted(manifest["segments"], key=lambda m: m["chunks"])
+    merging = {m["name"] for m in by_size[:MERGE_COUNT]}
+    removed = {name: set(ids) for name, ids in manifest["removed"].items()}
+    documents = [
+        doc for name in merging for doc in segment_documents(build / name) if doc.id not in removed.get(name, ())
+    ]
+    kept = [m for m in manifest["segments"] if m["name"] not in merging]
+    new, articles = [], dict(manifest["articles"])
+    if documents:
+        tables, _ = _tables(config, models, documents, progress)
+        name = new_segment_name()
+        new.append((name, tables))
+        articles.update(_entries(documents, tables, name))
+    return write_build(
+        build.parent.parent,
+        dict(manifest, articles=articles),
+        new,
+        config.store.index_type,
+        config.store.keep_builds,
+        kept=kept,
+        base_path=build,
+        removed={k: v for k, v in removed.items() if k not in merging},
+    )
 
 
 def build_from_config(

@@ -3,6 +3,7 @@ index (bm25s) over them. Only matching uses these keys; displayed text is never 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -109,8 +110,15 @@ def tokens(text: str) -> list[str]:
     return keys
 
 
+def idf(df: int, n: int) -> float:
+    """BM25's inverse document frequency (the Lucene variant bm25s uses)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
 class LexicalIndex:
-    """BM25 over chunk texts; scores every chunk for a query in one sparse pass."""
+    """BM25 over chunk texts; scores every chunk for a query in one sparse pass. Its stored
+    scores hold the IDF of its own chunks; `scores` can weigh each word by the IDF of a larger
+    collection instead, so the segments of one build score as one index."""
 
     def __init__(self, retriever):
         self._retriever = retriever
@@ -124,11 +132,31 @@ class LexicalIndex:
         retriever.index(corpus, show_progress=False)
         return cls(retriever)
 
-    def scores(self, query: str) -> np.ndarray:
-        ids = self._retriever.get_tokens_ids(tokens(query))
-        if not ids:
-            return np.zeros(self._retriever.scores["num_docs"], dtype=np.float32)
-        return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+    @property
+    def num_docs(self) -> int:
+        return int(self._retriever.scores["num_docs"])
+
+    def doc_freq(self, key: str) -> int:
+        """How many chunks hold `key`."""
+        token = self._retriever.vocab_dict.get(key)
+        if token is None:
+            return 0
+        indptr = self._retriever.scores["indptr"]
+        return int(indptr[token + 1] - indptr[token])
+
+    def scores(self, keys: Sequence[str], idfs: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 of every chunk for the query `keys` (from `tokens`); with `idfs`, each key
+        weighed by that IDF instead of this index's own."""
+        scores = np.zeros(self.num_docs, dtype=np.float32)
+        data, indices, indptr = (self._retriever.scores[k] for k in ("data", "indices", "indptr"))
+        for key in keys:  # a repeated word counts again, as in bm25s
+            token = self._retriever.vocab_dict.get(key)
+            if token is None:
+                continue
+            a, b = int(indptr[token]), int(indptr[token + 1])
+            weight = 1.0 if idfs is None else idfs[key] / idf(b - a, self.num_docs)
+            np.add.at(scores, indices[a:b], data[a:b] * np.float32(weight))
+        return scores
 
     def save(self, folder: Path) -> None:
         self._retriever.save(str(folder), show_progress=False)

@@ -18,9 +18,9 @@ import numpy as np
 
 from .config import Config
 from .embed import Models, load_models
-from .lexical import tokens
+from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
-from .store import LANGS, Index, current_build, open_index
+from .store import LANGS, Index, Segment, current_build, open_index
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
@@ -48,7 +48,7 @@ class Passage:
     score: float
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "date"}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,14 @@ class Answer:
 class Hit:
     """A passage before it is cited: one chunk, or neighbouring chunks of a paragraph merged."""
 
-    doc: int
+    segment: int  # in Index.segments
+    doc: int  # row in Index.documents
     paragraph: int
     start: int
     end: int
     score: float  # fused: ranks passages
     semantic: float  # cosines only: decides whether to answer
-    sentence_rows: set[int]
+    sentence_rows: set[int]  # the segment's sentence-unit rows
 
 
 @dataclass(frozen=True)
@@ -91,22 +92,40 @@ class Query:
     lang: str
     vector: np.ndarray
     second_vector: np.ndarray | None
-    words: frozenset[str]
+    keys: tuple[str, ...]  # lexical keys, in order, repeats kept (BM25 counts them)
+
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(self.keys)
 
 
-def _merge_neighbours(index: Index, ids: np.ndarray, fused: np.ndarray, semantic: np.ndarray) -> list[Hit]:
-    """Overlapping or touching chunks of one paragraph become one passage with the best scores."""
+def _merge_neighbours(
+    segment: Segment, where: tuple[int, int], ids: np.ndarray, fused: np.ndarray, semantic: np.ndarray
+) -> list[Hit]:
+    """Overlapping or touching chunks of one paragraph become one passage with the best scores.
+    `where` is the segment's number and its first document row in the build."""
     hits: list[Hit] = []
+    number, offset = where
     for i in np.argsort(-fused, kind="stable"):
-        c = index.chunk(int(ids[i]))
+        c = segment.chunk(int(ids[i]))
+        doc = offset + c.doc
         touching = [
             h
             for h in hits
-            if h.doc == c.doc and h.paragraph == c.paragraph and c.start <= h.end + 1 and h.start <= c.end + 1
+            if h.doc == doc and h.paragraph == c.paragraph and c.start <= h.end + 1 and h.start <= c.end + 1
         ]
         if not touching:
             hits.append(
-                Hit(c.doc, c.paragraph, c.start, c.end, float(fused[i]), float(semantic[i]), set(c.sentence_rows))
+                Hit(
+                    number,
+                    doc,
+                    c.paragraph,
+                    c.start,
+                    c.end,
+                    float(fused[i]),
+                    float(semantic[i]),
+                    set(c.sentence_rows),
+                )
             )
             continue
         # The chunk joins the best passage it touches, and bridges any other it touches into it:
@@ -120,7 +139,7 @@ def _merge_neighbours(index: Index, ids: np.ndarray, fused: np.ndarray, semantic
     return hits
 
 
-def _questions(index: Index, ids: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _questions(index: Segment, ids: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """For each chunk, its sentence-unit rows and which of them are questions. Articles ask
     questions too (subheadings, interviews, rhetorical ones): such a sentence looks like the
     reader's question to a bi-encoder, but never answers it."""
@@ -158,9 +177,9 @@ class Searcher:
         faiss.omp_set_num_threads(1)
         self._reload_lock = threading.Lock()
 
-    def _open(self) -> Index:
+    def _open(self, reuse: Index | None = None) -> Index:
         second = self.models.second.model_id if self.models.second else None
-        return open_index(self.index_dir, self.models.primary.model_id, second)
+        return open_index(self.index_dir, self.models.primary.model_id, second, reuse)
 
     def reload(self) -> bool:
         """Open the current build if it is newer than the one in use; True if switched.
@@ -168,7 +187,7 @@ class Searcher:
         with self._reload_lock:
             if current_build(self.index_dir) == self.index.path:
                 return False
-            self.index = self._open()
+            self.index = self._open(reuse=self.index)
             return True
 
     def queries(self, questions: list[str]) -> list[Query]:
@@ -177,47 +196,94 @@ class Searcher:
         read = [model_text(t) for t in texts]
         vectors = self.models.primary.embed_queries(read)
         second = self.models.second.embed_queries(read) if self.models.second else [None] * len(texts)
-        return [Query(t, question_language(t), v, s, frozenset(tokens(t))) for t, v, s in zip(texts, vectors, second)]
+        return [Query(t, question_language(t), v, s, tuple(tokens(t))) for t, v, s in zip(texts, vectors, second)]
 
     def ranked(self, query: Query, index: Index | None = None, candidates: int | None = None) -> list[Hit]:
-        """Passages among the nearest chunks (dense, plus lexical in the question's language), best first."""
+        """Passages among the nearest chunks (dense, plus lexical in the question's language), best first.
+        Candidates are chosen over the whole build, as if its segments were one index."""
         index = index or self.index
         s = self.config.search
-        n = min(candidates or s.candidates, index.n_chunks)
-        if n == 0:
-            return []
-        _, nearest = index.faiss_index.search(query.vector.reshape(1, -1), n)
-        ids = nearest[0][nearest[0] >= 0]
-        lexical = None
-        if s.weight_lexical > 0 and query.lang in ("ar", "en"):
-            bm25 = index.lexical.scores(query.text)
-            if bm25.max() > 0:
-                lexical = bm25 / bm25.max()
-                top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
-                ids = np.union1d(ids, top[lexical[top] > 0])
+        n = candidates or s.candidates
+        chosen = self._dense_candidates(query, index, n)
+        lexical = self._lexical(query, index) if s.weight_lexical > 0 else None
+        if lexical is not None:
+            pooled = np.concatenate(lexical)
+            if len(pooled) > n:
+                bar = max(np.partition(pooled, len(pooled) - n)[len(pooled) - n], np.float32(1e-9))
+            else:
+                bar = np.float32(1e-9)
+            for ids, scores in zip(chosen, lexical):
+                ids.update(np.flatnonzero(scores >= bar).tolist())
+        hits: list[Hit] = []
+        for number, (segment, ids) in enumerate(zip(index.segments, chosen)):
+            if ids:
+                seg_lexical = lexical[number] if lexical is not None else None
+                where = (number, index.doc_offset[number])
+                hits += self._score(query, segment, where, np.array(sorted(ids), dtype=np.int64), seg_lexical)
+        hits.sort(key=lambda h: -h.score)
+        return hits
+
+    @staticmethod
+    def _dense_candidates(query: Query, index: Index, n: int) -> list[set[int]]:
+        """Per segment, its chunks among the `n` nearest to the question over all segments."""
+        found = []
+        for number, segment in enumerate(index.segments):
+            m = min(n, segment.n_chunks)
+            if m == 0:
+                continue
+            scores, ids = segment.faiss_index.search(query.vector.reshape(1, -1), m, params=index.search_params[number])
+            found += [(float(d), number, int(i)) for d, i in zip(scores[0], ids[0]) if i >= 0]
+        found.sort(reverse=True)
+        chosen: list[set[int]] = [set() for _ in index.segments]
+        for _, number, i in found[:n]:
+            chosen[number].add(i)
+        return chosen
+
+    @staticmethod
+    def _lexical(query: Query, index: Index) -> list[np.ndarray] | None:
+        """Per segment, BM25 of its chunks over the best chunk's in the whole build (0 for chunks
+        removed from the archive); words weighed by their IDF over all segments. None when the
+        question has no word any chunk holds, or is in neither language."""
+        if query.lang not in ("ar", "en") or not query.keys:
+            return None
+        lexicons = [segment.lexical for segment in index.segments]
+        total = sum(lex.num_docs for lex in lexicons)
+        idfs = {key: idf(sum(lex.doc_freq(key) for lex in lexicons), total) for key in set(query.keys)}
+        scores = [lex.scores(query.keys, idfs) for lex in lexicons]
+        scores = [s if live is None else s * live for s, live in zip(scores, index.live)]
+        best = max((float(s.max()) for s in scores if len(s)), default=0.0)
+        if best <= 0:
+            return None
+        return [s / best for s in scores]
+
+    def _score(
+        self, query: Query, segment: Segment, where: tuple[int, int], ids: np.ndarray, lexical: np.ndarray | None
+    ) -> list[Hit]:
+        """Fused and semantic scores of one segment's candidate chunks, merged into passages."""
+        s = self.config.search
         # A chunk that only asks (a subheading, an interviewer's question) is never shown as an
         # answer, however much it looks like the reader's question.
-        rows, asks = _questions(index, ids)
+        rows, asks = _questions(segment, ids)
         answers = [i for i, ask in enumerate(asks) if not ask.all()]
         ids, rows, asks = ids[answers], [rows[i] for i in answers], [asks[i] for i in answers]
         if not len(ids):
             return []
         # Weighted means of cosines, so scores read like a cosine whatever the weights.
-        semantic = index.vectors[ids] @ query.vector
-        semantic += s.weight_sentence * _best_unit(rows, asks, index.sentence_vectors, query.vector)
+        semantic = segment.vectors[ids] @ query.vector
+        semantic += s.weight_sentence * _best_unit(rows, asks, segment.sentence_vectors, query.vector)
         total = 1 + s.weight_sentence
-        if query.second_vector is not None and index.second_vectors is not None:
-            semantic += s.weight_second_passage * (index.second_vectors[ids] @ query.second_vector)
+        if query.second_vector is not None and segment.second_vectors is not None:
+            semantic += s.weight_second_passage * (segment.second_vectors[ids] @ query.second_vector)
             semantic += s.weight_second_sentence * _best_unit(
-                rows, asks, index.second_sentence_vectors, query.second_vector
+                rows, asks, segment.second_sentence_vectors, query.second_vector
             )
             total += s.weight_second_passage + s.weight_second_sentence
         semantic /= total
         fused = semantic
         if lexical is not None:
-            same_language = index.chunk_table[ids, 4] == LANGS.index(query.lang)
+            same_language = segment.chunk_table[ids, 4] == LANGS.index(query.lang)
             fused = semantic + s.weight_lexical * lexical[ids] * same_language / total
-        return _merge_neighbours(index, ids, fused, semantic)
+        return _merge_neighbours(segment, where, ids, fused, semantic)
 
     def threshold(self, question_lang: str, passage_lang: str) -> float:
         same = question_lang == passage_lang
@@ -257,9 +323,10 @@ class Searcher:
         closest to it (plus a share for its words, in the same language), shown as its whole
         sentence unless that sentence is a long run-on one."""
         rows = sorted(hit.sentence_rows)
-        scores = index.sentence_vectors[rows] @ query.vector
+        segment = index.segments[hit.segment]
+        scores = segment.sentence_vectors[rows] @ query.vector
         doc = index.documents[hit.doc]
-        spans = index.sentence_spans[rows]
+        spans = segment.sentence_spans[rows]
         if query.words and doc.lang == query.lang:
             shared = [len(query.words.intersection(tokens(doc.text[a:b]))) for a, b, _, _ in spans]
             scores = scores + HIGHLIGHT_LEXICAL_WEIGHT * np.asarray(shared) / len(query.words)

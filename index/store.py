@@ -1,14 +1,20 @@
-"""The index on disk: each build is a folder (documents, chunk table, vectors of both models
-for chunks and sentence units, FAISS index, BM25 index, manifest) made current by an atomic
-symlink swap.
+"""The index on disk. A build is a folder of segments made current by an atomic symlink swap:
 
-    <data_dir>/index/builds/<build id>/   one finished build
+    <data_dir>/index/builds/<build id>/manifest.json      its segments, removed articles, checksums
+    <data_dir>/index/builds/<build id>/<segment>/         documents, chunk table, vectors of both
+                                                          models for chunks and sentence units,
+                                                          FAISS index, BM25 index
     <data_dir>/index/current -> builds/<build id>
 
-A build is written to a hidden folder, renamed when complete, opened once as a reader
-would, and only then made current, so a failed, killed or unreadable build never touches the
-current index. The manifest is written last and records a checksum of every file, so
-`verify_build` can tell a damaged build from a sound one.
+Segments are never changed once written. Adding articles writes one small segment for them and
+a new build that hard-links the earlier segments (the way Lucene commits segments): the work is
+in proportion to what was added, not to the archive. Removing or replacing an article lists its
+id as removed from its old segment. Small segments are merged when they pile up.
+
+A build is written to a hidden folder, renamed when complete, its new segments opened once as
+a reader would, and only then made current, so a failed, killed or unreadable build never
+touches the current index. The manifest is written last and records a checksum of every file,
+so `verify_build` can tell a damaged build from a sound one.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from .documents import Document
 from .lexical import LexicalIndex
 from .split import Span, paragraphs
 
-FORMAT_VERSION = 4  # bump when the build's files or how they are made change
-# "auto" searches exactly up to this many chunks (flat, one thread: 0.9 ms at 10k, 9.5 ms at
+FORMAT_VERSION = 5  # bump when the build's files or how they are made change
+# "auto" searches a segment exactly up to this many chunks (flat, one thread: 0.9 ms at 10k, 9.5 ms at
 # 100k), and with HNSW above (0.3 ms at 100k, 0.2 ms at 1M, recall@10 .999 / .975 on realistic
 # vectors): bench/scale.py.
 FLAT_MAX_CHUNKS = 50_000
@@ -104,13 +110,12 @@ class BuildTables:
 
 
 @dataclass
-class Index:
-    """One build, opened read-only and held in memory. The chunk table is arrays, not rows:
-    opening a large build parses no per-chunk Python objects (a reload must not hold the
-    interpreter while questions wait)."""
+class Segment:
+    """One segment of a build, opened read-only. Its chunk table is arrays, not rows: opening a
+    large segment parses no per-chunk Python objects (a reload must not hold the interpreter
+    while questions wait). Document rows here are the segment's own."""
 
-    path: Path
-    manifest: dict
+    name: str
     documents: list[Document]
     paragraph_spans: list[list[Span]]
     chunk_table: np.ndarray  # [chunks, 6]: see CHUNKS
@@ -122,13 +127,6 @@ class Index:
     vectors: np.ndarray
     second_vectors: np.ndarray | None
     lexical: LexicalIndex
-
-    def __post_init__(self):
-        self.doc_row = {doc.id: row for row, doc in enumerate(self.documents)}
-
-    @property
-    def build_id(self) -> str:
-        return self.path.name
 
     @property
     def n_chunks(self) -> int:
@@ -143,6 +141,71 @@ class Index:
     def chunk(self, i: int) -> IndexedChunk:
         doc, paragraph, start, end, lang, _ = (int(v) for v in self.chunk_table[i])
         return IndexedChunk(doc, paragraph, start, end, LANGS[lang], tuple(int(r) for r in self.unit_rows(i)))
+
+
+class Index:
+    """One build: its segments searched together, minus the articles removed or replaced since
+    a segment was written. Documents are numbered across segments (segment after segment), so
+    a row names one article version in the whole build."""
+
+    def __init__(self, path: Path, manifest: dict, segments: list[Segment]):
+        self.path, self.manifest, self.segments = path, manifest, segments
+        removed = manifest.get("removed") or {}
+        self.documents: list[Document] = [doc for seg in segments for doc in seg.documents]
+        self.paragraph_spans = [spans for seg in segments for spans in seg.paragraph_spans]
+        self.doc_offset = np.cumsum([0] + [len(seg.documents) for seg in segments])[:-1].tolist()
+        # Per segment: which chunks are still in the archive (None: all of them).
+        self.live: list[np.ndarray | None] = []
+        dead_rows: set[int] = set()
+        for seg, offset in zip(segments, self.doc_offset):
+            gone = set(removed.get(seg.name, ()))
+            rows = [row for row, doc in enumerate(seg.documents) if doc.id in gone]
+            dead_rows.update(offset + row for row in rows)
+            self.live.append(~np.isin(seg.chunk_table[:, 0], rows) if rows else None)
+        self.search_params = [_excluding(seg.faiss_index, live) for seg, live in zip(segments, self.live)]
+        self.doc_row = {doc.id: row for row, doc in enumerate(self.documents) if row not in dead_rows}
+
+    @property
+    def build_id(self) -> str:
+        return self.path.name
+
+    @property
+    def n_chunks(self) -> int:
+        return sum(seg.n_chunks if live is None else int(live.sum()) for seg, live in zip(self.segments, self.live))
+
+    @property
+    def n_documents(self) -> int:
+        return len(self.doc_row)
+
+    def articles(self) -> list[Document]:
+        """The documents in the archive, in build order."""
+        return [self.documents[row] for row in self.doc_row.values()]
+
+    def passage_counts(self) -> dict[str, int]:
+        """Chunks per live document id."""
+        counts: dict[str, int] = {}
+        for seg, offset in zip(self.segments, self.doc_offset):
+            for row, n in enumerate(np.bincount(seg.chunk_table[:, 0], minlength=len(seg.documents))):
+                doc = seg.documents[row]
+                if self.doc_row.get(doc.id) == offset + row:
+                    counts[doc.id] = int(n)
+        return counts
+
+
+def _excluding(index: faiss.Index, live: np.ndarray | None):
+    """FAISS search parameters that skip the chunks not `live` (None when all are)."""
+    if live is None:
+        return None
+    removed = faiss.IDSelectorBatch(np.flatnonzero(~live).astype(np.int64))
+    selector = faiss.IDSelectorNot(removed)
+    if isinstance(index, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    elif isinstance(index, faiss.IndexIVF):
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    params.keep_alive = (removed, selector)  # the parameters hold raw pointers to them
+    return params
 
 
 def _read(path: Path, what: str):
@@ -183,12 +246,13 @@ def _table(path: Path, rows: list, parse) -> list[list]:
     return [list(column) for column in zip(*parsed)] if parsed else [[] for _ in range(2)]
 
 
-def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_ANY) -> Index:
-    """The current build; given the model ids in use, refuses one built with other models."""
+def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
+    """The current build; given the model ids in use, refuses one built with other models.
+    Segments already open in `reuse` (the build being replaced) are shared, not read again."""
     path = current_build(index_dir)
     if path is None:
         raise IndexUnavailable(f"no index in {index_dir}: build one with `sanad-index build`")
-    return open_build(path, model_id, second_model_id)
+    return open_build(path, model_id, second_model_id, reuse)
 
 
 def _read_manifest(path: Path) -> dict:
@@ -202,10 +266,13 @@ def _read_manifest(path: Path) -> dict:
             f"{path}: built by {by} Sanad (index format {found}, this one reads {FORMAT_VERSION}); "
             "rebuild with `sanad-index build`"
         )
+    segments = manifest.get("segments")
+    if not isinstance(segments, list) or not all(isinstance(s, dict) and "name" in s for s in segments):
+        raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
     return manifest
 
 
-def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) -> Index:
+def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
     """One build folder, opened and checked as a reader needs it."""
     manifest = _read_manifest(path)
     if model_id is not None and manifest.get("model_id") != model_id:
@@ -218,14 +285,40 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
             f"the index was built with second model {manifest.get('second_model_id')!r} but config names "
             f"{second_model_id!r}; rebuild with `sanad-index build`"
         )
+    # A segment's name is unique to its content (segments are never changed once written).
+    known = {seg.name: seg for seg in reuse.segments} if reuse is not None else {}
+    second = bool(manifest.get("second_model_id"))
+    segments = [
+        known.get(meta["name"]) or open_segment(path / meta["name"], meta, second) for meta in manifest["segments"]
+    ]
+    return Index(path, manifest, segments)
+
+
+def read_manifest(path: Path) -> dict | None:
+    """A build's manifest if this Sanad can read it, else None."""
+    try:
+        return _read_manifest(path)
+    except IndexUnavailable:
+        return None
+
+
+def segment_documents(path: Path) -> list[Document]:
+    """The documents a segment holds (all of them, removed ones too)."""
+    rows = _read(path / DOCUMENTS, "jsonl")
+    fields = ("id", "title", "url", "date", "lang", "text")
+    return _table(path / DOCUMENTS, rows, lambda row: (Document(**{k: row[k] for k in fields}), None))[0]
+
+
+def open_segment(path: Path, meta: dict, second: bool) -> Segment:
+    """One segment folder, its row counts checked against what the build's manifest says."""
     doc_rows = _read(path / DOCUMENTS, "jsonl")
     chunk_table = _read(path / CHUNKS, "table")
     chunk_units = _read(path / CHUNK_UNITS, "table")
     vectors = _read(path / VECTORS, "npy")
-    second = _read(path / SECOND, "npy") if manifest.get("second_model_id") else None
+    second_vectors = _read(path / SECOND, "npy") if second else None
     sentence_vectors = _read(path / SENTENCES, "npy")
     units = _read(path / UNITS, "npy")
-    second_sentences = _read(path / SECOND_SENTENCES, "npy") if second is not None else None
+    second_sentences = _read(path / SECOND_SENTENCES, "npy") if second else None
     faiss_index = _read(path / FAISS, "faiss")
     lexical = _read(path / LEXICAL, "lexical")
     documents, paragraph_spans = _table(
@@ -238,9 +331,9 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
     )
     if chunk_table.ndim != 2 or chunk_table.shape[1] != 6 or chunk_units.ndim != 1:
         raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
-    n, n_units = manifest.get("chunks"), manifest.get("sentences")
+    n, n_units = meta.get("chunks"), meta.get("sentences")
     expected = [
-        (DOCUMENTS, len(documents), manifest.get("documents")),
+        (DOCUMENTS, len(documents), meta.get("documents")),
         (CHUNKS, len(chunk_table), n),
         (FAISS, faiss_index.ntotal, n),
         (VECTORS, len(vectors), n),
@@ -248,17 +341,16 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
         (UNITS, len(units), n_units),
         (CHUNK_UNITS, len(chunk_units), int(chunk_table[-1, 5]) if len(chunk_table) else 0),
     ]
-    if second is not None:
-        expected += [(SECOND, len(second), n), (SECOND_SENTENCES, len(second_sentences), n_units)]
+    if second:
+        expected += [(SECOND, len(second_vectors), n), (SECOND_SENTENCES, len(second_sentences), n_units)]
     for name, found, wanted in expected:
         if found != wanted:
             raise IndexUnavailable(
                 f"index file damaged: {path / name} has {found} rows, the manifest says "
                 f"{wanted}; rebuild with `sanad-index build`"
             )
-    return Index(
-        path,
-        manifest,
+    return Segment(
+        path.name,
         documents,
         paragraph_spans,
         chunk_table,
@@ -268,13 +360,13 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY) ->
         second_sentences,
         faiss_index,
         vectors,
-        second,
+        second_vectors,
         lexical,
     )
 
 
-def _checksums(path: Path) -> dict[str, str]:
-    """sha256 of every file of a build but the manifest, by path inside it."""
+def _checksums(path: Path, prefix: str = "") -> dict[str, str]:
+    """sha256 of every file under `path` but a build's manifest, by path inside the build."""
     sums = {}
     for item in sorted(path.rglob("*")):
         if item.is_file() and item.name != MANIFEST:
@@ -282,7 +374,7 @@ def _checksums(path: Path) -> dict[str, str]:
             with item.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
-            sums[item.relative_to(path).as_posix()] = digest.hexdigest()
+            sums[prefix + item.relative_to(path).as_posix()] = digest.hexdigest()
     return sums
 
 
@@ -315,46 +407,113 @@ def _fsync_tree(path: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def write_build(index_dir: Path, manifest: dict, tables: BuildTables, index_type: str, keep_builds: int) -> Path:
-    """Write a complete build and make it current; returns its folder."""
+def write_segment(folder: Path, tables: BuildTables, index_type: str) -> dict:
+    """Write one segment's files; returns its entry for the build's manifest."""
+    t = tables
+    folder.mkdir()
+    doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
+    _write_jsonl(
+        folder / DOCUMENTS,
+        (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in t.documents),
+    )
+    ends = np.cumsum([len(rows) for rows in t.chunk_sentence_rows], dtype=np.int64)
+    table = [
+        (doc_row[c.doc_id], c.paragraph, c.start, c.end, LANGS.index(lang), int(end))
+        for c, lang, end in zip(t.chunks, t.chunk_langs, ends)
+    ]
+    np.save(folder / CHUNKS, np.asarray(table, dtype=np.int64).reshape(-1, 6))
+    units = [row for rows in t.chunk_sentence_rows for row in rows]
+    np.save(folder / CHUNK_UNITS, np.asarray(units, dtype=np.int64))
+    np.save(folder / VECTORS, t.vectors.astype(np.float32).reshape(len(t.chunks), -1))
+    if t.second_vectors is not None:
+        np.save(folder / SECOND, t.second_vectors.astype(np.float32))
+        np.save(folder / SECOND_SENTENCES, t.second_sentence_vectors.astype(np.float32))
+    np.save(folder / SENTENCES, t.sentence_vectors.astype(np.float32))
+    np.save(folder / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
+    faiss.write_index(make_faiss_index(t.vectors, index_type), str(folder / FAISS))
+    t.lexical.save(folder / LEXICAL)
+    return {
+        "name": folder.name,
+        "documents": len(t.documents),
+        "chunks": len(t.chunks),
+        "sentences": len(t.sentence_vectors),
+    }
+
+
+def _link_segment(source: Path, folder: Path) -> None:
+    """A segment of an earlier build, hard-linked (no bytes copied; each build stays a complete
+    folder that can be pruned alone). Copied where the filesystem cannot link."""
+    for item in sorted(source.rglob("*")):
+        target = folder / item.relative_to(source)
+        if item.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(item, target)
+        except OSError:
+            shutil.copy2(item, target)
+
+
+def new_segment_name() -> str:
+    return "seg-" + time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def write_build(
+    index_dir: Path,
+    manifest: dict,
+    new: list[tuple[str, BuildTables]],
+    index_type: str,
+    keep_builds: int,
+    kept: list[dict] = (),
+    base_path: Path | None = None,
+    removed: dict[str, set[str]] | None = None,
+) -> Path:
+    """Write a complete build and make it current; returns its folder. The build holds the
+    segments `kept` from the build at `base_path` (linked, not rewritten), then the `new` ones
+    (name, tables); `removed` lists, per segment, the document ids no longer in the archive."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
-    t = tables
     try:
-        doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
-        _write_jsonl(
-            tmp / DOCUMENTS,
-            (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in t.documents),
+        files = {}
+        old_files = (read_manifest(base_path) or {}).get("files", {}) if base_path is not None else {}
+        for meta in kept:
+            _link_segment(base_path / meta["name"], tmp / meta["name"])
+            prefix = meta["name"] + "/"
+            files.update({k: v for k, v in old_files.items() if k.startswith(prefix)})
+        written = []
+        for name, tables in new:
+            meta = write_segment(tmp / name, tables, index_type)
+            files.update(_checksums(tmp / meta["name"], meta["name"] + "/"))
+            _fsync_tree(tmp / meta["name"])
+            written.append(meta)
+        segments = [*kept, *written]
+        manifest = dict(
+            manifest,
+            segments=segments,
+            removed={k: sorted(v) for k, v in (removed or {}).items() if v},
+            documents=sum(m["documents"] for m in segments),
+            chunks=sum(m["chunks"] for m in segments),
+            sentences=sum(m["sentences"] for m in segments),
+            files=files,
         )
-        ends = np.cumsum([len(rows) for rows in t.chunk_sentence_rows], dtype=np.int64)
-        table = [
-            (doc_row[c.doc_id], c.paragraph, c.start, c.end, LANGS.index(lang), int(end))
-            for c, lang, end in zip(t.chunks, t.chunk_langs, ends)
-        ]
-        np.save(tmp / CHUNKS, np.asarray(table, dtype=np.int64).reshape(-1, 6))
-        units = [row for rows in t.chunk_sentence_rows for row in rows]
-        np.save(tmp / CHUNK_UNITS, np.asarray(units, dtype=np.int64))
-        np.save(tmp / VECTORS, t.vectors.astype(np.float32))
-        if t.second_vectors is not None:
-            np.save(tmp / SECOND, t.second_vectors.astype(np.float32))
-            np.save(tmp / SECOND_SENTENCES, t.second_sentence_vectors.astype(np.float32))
-        np.save(tmp / SENTENCES, t.sentence_vectors.astype(np.float32))
-        np.save(tmp / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
-        faiss.write_index(make_faiss_index(t.vectors, index_type), str(tmp / FAISS))
-        t.lexical.save(tmp / LEXICAL)
-        manifest = dict(manifest, files=_checksums(tmp))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _fsync_tree(tmp)
+        with open(tmp / MANIFEST, "rb") as fh:
+            os.fsync(fh.fileno())
         final = builds / build_id
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
-        open_build(final)  # a build no reader could open never becomes current
+        # A build no reader could open never becomes current; the segments it shares with the
+        # current build were checked when they were written.
+        second = bool(_read_manifest(final).get("second_model_id"))
+        for meta in written:
+            open_segment(final / meta["name"], meta, second)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         raise

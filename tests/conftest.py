@@ -3,6 +3,7 @@ and a real index of seeds/ built once per test session."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def write_config(folder: Path, **sections) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def build_file(build: Path, name: str, segment: int = 0) -> Path:
+    """A file of a build: its manifest, or a file of one of its segments (the first by default)."""
+    if name == "manifest.json":
+        return build / name
+    segments = json.loads((build / "manifest.json").read_text(encoding="utf-8"))["segments"]
+    return build / segments[segment]["name"] / name
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
 from index.store import current_build
-from tests.conftest import write_config
+from tests.conftest import build_file, write_config
 from tests.fake_telegram import BOT, FakeTelegram
 
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # httpx honours proxy variables
@@ -232,7 +232,7 @@ def small_index(tmp_path, models, text):
 async def serving(telegram: FakeTelegram, searcher: Searcher, word: str) -> None:
     """Wait (up to 5 s) until the running bot's watcher has switched to a build with `word`."""
     for _ in range(50):  # the watcher polls every 0.2 s
-        if word in searcher.index.documents[0].text:
+        if word in searcher.index.articles()[0].text:
             return
         await telegram.quiet(0.1)
 
@@ -325,7 +325,7 @@ async def test_a_damaged_new_build_is_refused_and_the_old_one_kept(telegram, tmp
     searcher = Searcher(config, models)
     async with running(telegram, config, searcher, reload_check_seconds=0.2):
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
-        (current_build(config.index_dir) / "chunks.npy").write_text("{broken", encoding="utf-8")
+        build_file(current_build(config.index_dir), "chunks.npy", segment=-1).write_text("{broken", encoding="utf-8")
         await telegram.quiet(1.0)
         telegram.send("Why was the bridge closed?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")

@@ -54,6 +54,7 @@ def test_ask_json_reads_questions_from_stdin_and_cites_the_launch_site(cli_confi
             "doc_id",
             "title",
             "url",
+            "date",
             "paragraph",
             "start",
             "end",

@@ -16,7 +16,7 @@ from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
 from index.store import IndexUnavailable, current_build, open_index
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, build_file, write_config
 
 
 def news(n: int, words: int = 60) -> list[Document]:
@@ -73,7 +73,7 @@ def test_a_build_killed_at_each_step_of_the_swap_leaves_an_index_that_answers(tm
     assert finished.returncode == 0, finished.stderr
     assert not list((config.index_dir / "builds").glob(".tmp-*"))  # leftovers are cleared
     searcher.reload()
-    assert len(searcher.index.documents) == 3
+    assert searcher.index.n_documents == 3
 
 
 def test_a_build_no_reader_could_open_never_becomes_current(tmp_path, models, monkeypatch):
@@ -107,7 +107,7 @@ def test_build_repairs_a_damaged_current_build_instead_of_calling_it_up_to_date(
     config = load_config(write_config(tmp_path))
     docs = news(2)
     build_index(config, models, docs)
-    damage(current_build(config.index_dir) / name)
+    damage(build_file(current_build(config.index_dir), name))
     warnings = []
     result = build_index(config, models, docs, warn=warnings.append)
     assert not result.up_to_date and result.embedded == 0  # built again, from the cache
@@ -156,7 +156,7 @@ def test_articles_with_line_separators_build_open_and_answer(tmp_path, models):
     # Text that reaches the store without cleaning still round-trips: rows end at "\n" only.
     raw = Document("raw.txt", "Raw\u2028title", None, None, "en", "Line one\u2028still one.\x1cAnd\u0085more.")
     build_index(config, models, [raw])
-    assert open_index(config.index_dir).documents[0] == raw
+    assert open_index(config.index_dir).articles()[0] == raw
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_articles_with_line_separators_build_open_and_answer(tmp_path, models):
 def test_a_damaged_file_is_a_clear_error_naming_it(tmp_path, models, name, damage):
     config = load_config(write_config(tmp_path))
     build_index(config, models, news(2))
-    damage(current_build(config.index_dir) / name)
+    damage(build_file(current_build(config.index_dir), name))
     with pytest.raises(IndexUnavailable, match=name.replace(".", r"\.") + ".*rebuild|rebuild.*" + name):
         open_index(config.index_dir)
 
@@ -182,7 +182,7 @@ def test_ask_on_a_damaged_index_is_one_line_not_a_traceback(tmp_path, models):
     config_path = write_config(tmp_path)
     config = load_config(config_path)
     build_index(config, models, news(2))
-    (current_build(config.index_dir) / "vectors.faiss").write_bytes(b"\0" * 64)
+    build_file(current_build(config.index_dir), "vectors.faiss").write_bytes(b"\0" * 64)
     result = subprocess.run(
         [sys.executable, "-m", "index", "ask", "--config", str(config_path), "rockets?"],
         cwd=ROOT,
@@ -219,5 +219,5 @@ def test_a_full_disk_during_a_build_is_reported_and_changes_nothing(tmp_path, mo
         build_index(config, models, news(3))
     assert current_build(config.index_dir) == before
     assert not list((config.index_dir / "builds").glob(".tmp-*"))
-    assert len(open_index(config.index_dir).documents) == 2
+    assert open_index(config.index_dir).n_documents == 2
     assert os.listdir(config.index_dir / "builds") == [before.name]

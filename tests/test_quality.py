@@ -46,7 +46,7 @@ def test_lexical_evidence_counts_only_within_the_question_language(tmp_path, mod
     [arabic, english] = searcher.queries(["صفقة طائرات Airbus", "Airbus aircraft deal"])
     # The Latin word matches the Arabic chunk lexically either way, but only counts for the
     # Arabic question: across languages, a shared word is no evidence of a shared topic.
-    assert searcher.index.lexical.scores(english.text)[0] > 0
+    assert searcher.index.segments[0].lexical.scores(english.keys)[0] > 0
     arabic_hit = next(h for h in searcher.ranked(arabic) if h.doc == 0)
     english_hit = next(h for h in searcher.ranked(english) if h.doc == 0)
     assert arabic_hit.score > arabic_hit.semantic

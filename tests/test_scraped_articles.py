@@ -66,7 +66,7 @@ def scraped(tmp_path_factory, models):
 
 def test_the_build_takes_every_article_and_names_the_repaired_one(scraped):
     searcher, warnings = scraped
-    assert len(searcher.index.documents) == 5
+    assert searcher.index.n_documents == 5
     assert len(warnings) == 1 and "feed.jsonl line 1" in warnings[0]
 
 

@@ -10,7 +10,7 @@ from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
 from index.store import IndexUnavailable, current_build, open_index
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, build_file, write_config
 
 LAUNCH_SITE = "شمال شرقي بغداد"
 SEED_FILE = ROOT / "seeds" / "000_633aca95fbe32a42.txt"
@@ -88,7 +88,7 @@ def test_reload_switches_to_a_new_build_and_old_builds_are_pruned(tmp_path, mode
     for n in range(3):
         build_index(config, models, small_docs(f"Version {n} of the article about rockets."))
     assert searcher.reload()
-    assert "Version 2" in searcher.index.documents[0].text
+    assert "Version 2" in searcher.index.articles()[0].text
     assert len(list((config.index_dir / "builds").iterdir())) == 2  # current + 1 kept
 
 
@@ -98,7 +98,7 @@ def test_an_index_from_another_model_or_damaged_is_refused(tmp_path, models):
     with pytest.raises(IndexUnavailable, match="another-model.*rebuild"):
         open_index(config.index_dir, "another-model")
     build = current_build(config.index_dir)
-    (build / "vectors.faiss").write_bytes(b"garbage")
+    build_file(build, "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexUnavailable, match="vectors.faiss"):
         open_index(config.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())
@@ -120,13 +120,13 @@ def test_passages_of_one_reply_never_overlap(tmp_path, models):
     config = load_config(write_config(tmp_path, chunking={"max_tokens": 40, "overlap_sentences": 1}))
     build_index(config, models, [Document("c.txt", "C", None, None, "en", " ".join(sentences))])
     searcher = Searcher(config, models)
-    index = searcher.index
-    assert index.n_chunks >= 3 and index.chunk(0).end > index.chunk(1).start  # overlapping chunks
+    [segment] = searcher.index.segments
+    assert segment.n_chunks >= 3 and segment.chunk(0).end > segment.chunk(1).start  # overlapping chunks
     from index.search import _merge_neighbours
 
     # chunk 0 best, then chunk 2 (not touching 0), then chunk 1, which overlaps both
     ids = np.array([0, 2, 1])
-    hits = _merge_neighbours(index, ids, np.array([0.9, 0.8, 0.7]), np.array([0.9, 0.8, 0.7]))
+    hits = _merge_neighbours(segment, (0, 0), ids, np.array([0.9, 0.8, 0.7]), np.array([0.9, 0.8, 0.7]))
     spans = sorted((h.start, h.end) for h in hits)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
     for question in ("What happened near Basra on day 2?", "convoy day 5"):

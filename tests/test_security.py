@@ -20,7 +20,7 @@ def test_citations_and_sources_name_articles_never_file_system_paths(tmp_path, m
     config = load_config(write_config(tmp_path))
     build_from_config(config, models, seeds=seeds, corpus=corpus, warn=lambda _: None)
     searcher = Searcher(config, models)
-    ids = [d.id for d in searcher.index.documents]
+    ids = [d.id for d in searcher.index.articles()]
     assert sorted(ids) == ["2021/nov/drones.txt", "wire.jsonl#w1"]  # relative to seeds/, or the file's name
     shown = []
     for question in ("What hit the house?", "Where did rockets fall?"):
