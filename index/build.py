@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .articles import ArticleStore
 from .chunk import chunk_document
 from .config import Config
 from .documents import Document, load_corpus
@@ -224,7 +225,8 @@ def build_index(
         elif current is not None and not force and base is None:
             problem = verify_build(current)
             if problem is not None:
-                warn(f"the current index is damaged ({problem}); building it again")
+                what = "is from another version of Sanad" if "built by" in problem else "is damaged"
+                warn(f"the current index {what} ({problem}); building it again")
         tables, embedded = _tables(config, models, documents, progress)
         name = new_segment_name()
         articles = _entries(documents, tables, name)
@@ -321,6 +323,20 @@ def _merge_smallest(config: Config, models: Models, build: Path, progress: bool)
     )
 
 
+def build_from_store(
+    config: Config, models: Models, force: bool = False, progress: bool = False, warn: Callable[[str], None] = print
+) -> BuildResult:
+    """Index what the article store holds."""
+    with ArticleStore(config.articles_path) as store:
+        documents = store.documents()
+    if not documents:
+        raise BuildError(
+            "no articles to index: add some to the seeds folder and run `sanad-index build`, "
+            "or use `sanad-index add` or `update`"
+        )
+    return build_index(config, models, documents, force=force, progress=progress, warn=warn)
+
+
 def build_from_config(
     config: Config,
     models: Models,
@@ -330,10 +346,15 @@ def build_from_config(
     progress: bool = False,
     warn: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Build from the seeds folder (config's, or `seeds`), or a jsonl corpus, or both."""
+    """Take the seeds folder (config's, or `seeds`), or a jsonl corpus, or both, into the article
+    store as its "seeds" articles (replacing the previous ones), then index the store."""
     seeds_dir = seeds if seeds is not None else (None if corpus is not None else config.seeds_dir)
     try:
         documents = load_corpus(seeds_dir, corpus, warn)
     except FileNotFoundError as exc:
         raise BuildError(str(exc)) from None
-    return build_index(config, models, documents, force=force, progress=progress, warn=warn)
+    if not documents:
+        raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
+    with ArticleStore(config.articles_path) as store:
+        store.sync_seeds(documents)
+    return build_from_store(config, models, force=force, progress=progress, warn=warn)

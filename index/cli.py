@@ -1,18 +1,22 @@
-"""`sanad-index`: build the index, ask it questions, evaluate retrieval."""
+"""`sanad-index`: build the index, take in articles from links, files and feeds, ask it
+questions, evaluate retrieval."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import textwrap
 from pathlib import Path
 
-from .build import BuildError, build_from_config
+from .articles import ArticleStore
+from .build import BuildError, BuildResult, build_from_config
 from .config import ConfigError, load_config
 from .default_model import ModelSourceError
 from .embed import EmbedderError, load_models
 from .evaluate import EvalError, evaluate
+from .ingest.pipeline import Summary, add_articles, remove_articles, update_archive
 from .search import Answer, Searcher
 from .store import IndexUnavailable
 
@@ -42,6 +46,64 @@ def cmd_build(args) -> int:
         warn=_warn,
     )
     print(result.summary())
+    return 0
+
+
+def _report(args, summary: Summary, result: BuildResult | None) -> int:
+    """One line for what happened to the articles, one for the index; or one JSON object."""
+    if args.json:
+        index = None
+        if result is not None:
+            index = {
+                "documents": result.documents,
+                "chunks": result.chunks,
+                "embedded": result.embedded,
+                "seconds": round(result.seconds, 3),
+                "build": result.path.name,
+            }
+        print(json.dumps({**summary.to_dict(), "index": index}, ensure_ascii=False))
+    else:
+        print(summary.line())
+        print(result.summary() if result is not None else "index unchanged")
+    return 0
+
+
+def cmd_add(args) -> int:
+    config = load_config(args.config)
+    return _report(args, *add_articles(config, load_models(config), args.targets, sys.stderr.isatty(), _warn))
+
+
+def cmd_update(args) -> int:
+    config = load_config(args.config)
+    if not config.sources.feeds and not args.recheck:
+        raise UsageError("no feeds to poll: list them under sources.feeds in the config")
+    return _report(args, *update_archive(config, load_models(config), args.recheck, sys.stderr.isatty(), _warn))
+
+
+def cmd_remove(args) -> int:
+    config = load_config(args.config)
+    summary, result = remove_articles(config, load_models(config), args.keys, sys.stderr.isatty(), _warn)
+    _report(args, summary, result)
+    return 1 if summary.failed else 0
+
+
+def cmd_list(args) -> int:
+    config = load_config(args.config)
+    since = None
+    if args.since is not None:
+        try:
+            since = datetime.date.fromisoformat(args.since).isoformat()
+        except ValueError:
+            raise UsageError(f"--since: not a date (YYYY-MM-DD): {args.since!r}") from None
+    with ArticleStore(config.articles_path) as store:
+        articles = store.articles(args.source, since)
+    for article in articles:
+        if args.json:
+            print(json.dumps(article.summary(), ensure_ascii=False))
+        else:
+            print(f"{article.id}\t{article.date or '-'}\t{article.source}\t{article.title}")
+    if not args.json:
+        print(f"{len(articles)} articles", file=sys.stderr)
     return 0
 
 
@@ -114,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.set_defaults(config=None)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{build,ask,eval}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{build,add,update,remove,list,ask,eval}")
 
     p = sub.add_parser(
         "build",
@@ -132,6 +194,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "add",
+        parents=[common],
+        help="add articles from links or files, and index them now",
+        description="Fetch each URL (the article's main text, title and date are extracted from "
+        "the page) or read each file (txt, md, html, jsonl), store the articles and index them. "
+        "An article already stored is replaced if it changed. Prints one line: new, changed, "
+        "unchanged, failed (with the reason for each).",
+    )
+    p.add_argument("targets", nargs="+", metavar="URL|FILE", help="article pages or files")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser(
+        "update",
+        parents=[common],
+        help="poll the feeds in the config and index what is new or changed",
+        description="Poll every feed under sources.feeds (an unchanged feed costs one conditional "
+        "request), fetch the items not stored yet or whose date moved on, retry the pages that "
+        "failed before, and index the changes. Failures are listed and tried again next time.",
+    )
+    p.add_argument(
+        "--recheck", action="store_true", help="fetch every stored page again (for sources that correct silently)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_update)
+
+    p = sub.add_parser(
+        "remove",
+        parents=[common],
+        help="remove articles from the store and the index",
+        description="Remove articles by id (as `list` shows) or URL; they leave the answers at once.",
+    )
+    p.add_argument("keys", nargs="+", metavar="ID|URL")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser(
+        "list",
+        parents=[common],
+        help="list the stored articles",
+        description="One line per stored article: id, date, source, title (tab-separated).",
+    )
+    p.add_argument("--source", help="only this source: seeds, file, link, or a feed's URL")
+    p.add_argument("--since", metavar="DATE", help="only articles dated on or after DATE (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per article")
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "ask",

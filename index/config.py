@@ -87,6 +87,18 @@ class BotConfig:
     log_questions: bool = False
 
 
+def _web_urls(urls: tuple[str, ...]) -> bool:
+    return all(u.startswith(("http://", "https://")) and len(u) > 8 for u in urls)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    feeds: tuple[str, ...] = field(default=(), metadata=_check(_web_urls, "must be a list of http(s) URLs"))
+    poll_minutes: float = field(default=0.0, metadata=_check(lambda v: v >= 0, "must be 0 (never) or more"))
+    timeout_seconds: float = field(default=20.0, metadata=_check(lambda v: 0 < v <= 600, "must be 0..600"))
+    max_page_mb: float = field(default=10.0, metadata=_check(lambda v: 0 < v <= 1024, "must be 0..1024"))
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path = Path(".sanad")
@@ -96,6 +108,11 @@ class Config:
     store: StoreConfig = StoreConfig()
     search: SearchConfig = SearchConfig()
     bot: BotConfig = BotConfig()
+    sources: SourcesConfig = SourcesConfig()
+
+    @property
+    def articles_path(self) -> Path:
+        return self.data_dir / "articles.sqlite"
 
     @property
     def index_dir(self) -> Path:
@@ -111,9 +128,8 @@ class Config:
 
 
 def _type_name(tp) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}.get(
-        tp, "a list of integers"
-    )
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}
+    return names.get(tp) or f"a list of {'strings' if typing.get_args(tp)[0] is str else 'integers'}"
 
 
 def _coerce(key: str, tp, value):
@@ -128,8 +144,9 @@ def _coerce(key: str, tp, value):
         ok = isinstance(value, str)
     elif tp is Path:
         ok = isinstance(value, str) and value.strip() != ""
-    else:  # tuple[int, ...]
-        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    else:  # tuple[int, ...] or tuple[str, ...]
+        item = typing.get_args(tp)[0]
+        ok = isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
         value = tuple(value) if ok else value
     if not ok:
         raise ConfigError(f"{key}: must be {_type_name(tp)}, got {value!r}")

@@ -1,0 +1,228 @@
+"""The article store: every article Sanad knows, whatever brought it (the seeds folder, a JSONL
+file, a feed, a link), in one SQLite file under the data folder. It is the source of truth:
+indexes are built from it, so a rebuild never fetches anything again.
+
+An article is one row, found by its id, its canonical URL, or its text's fingerprint (the same
+story under two URLs is one article). Feeds keep what a conditional GET needs (ETag,
+Last-Modified), and pages that failed are kept to be tried again at the next update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .documents import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    url TEXT UNIQUE,            -- canonical: no tracking parameters, no fragment
+    title TEXT NOT NULL,
+    date TEXT,                  -- ISO 8601, as published
+    lang TEXT NOT NULL,
+    source TEXT NOT NULL,       -- seeds, file, link, or the feed's URL
+    text TEXT NOT NULL,         -- exactly as extracted
+    fingerprint TEXT NOT NULL,  -- of the text: the same story under another URL is a duplicate
+    entry_date TEXT,            -- the feed item's own date: when it moves on, the page is fetched again
+    fetched TEXT NOT NULL,
+    changed TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
+CREATE TABLE IF NOT EXISTS feeds (url TEXT PRIMARY KEY, etag TEXT, modified TEXT, polled TEXT);
+CREATE TABLE IF NOT EXISTS failures (
+    url TEXT PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (url TEXT PRIMARY KEY, id TEXT NOT NULL);  -- other URLs of one article
+"""
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def text_fingerprint(text: str) -> str:
+    """Of the words alone: spacing and line breaks do not make another article."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    url: str | None
+    title: str
+    date: str | None
+    lang: str
+    source: str
+    text: str
+    entry_date: str | None = None
+    fetched: str = ""
+    changed: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return text_fingerprint(self.text)
+
+    def document(self) -> Document:
+        return Document(self.id, self.title, self.url, self.date, self.lang, self.text)
+
+    def summary(self) -> dict:
+        """What `list` shows: everything but the text."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+            "date": self.date,
+            "lang": self.lang,
+            "source": self.source,
+            "fetched": self.fetched,
+            "changed": self.changed,
+            "chars": len(self.text),
+        }
+
+
+_COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, changed"
+
+
+class ArticleStore:
+    """One SQLite file; every write is one transaction, so a kill loses nothing committed."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _one(self, where: str, value) -> Article | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM articles WHERE {where} = ? LIMIT 1", (value,)).fetchone()
+        return Article(*row) if row else None
+
+    def get(self, key: str) -> Article | None:
+        """An article by id or by canonical URL (its own, or another that led to the same text)."""
+        found = self._one("id", key) or self._one("url", key)
+        if found is None:
+            alias = self._db.execute("SELECT id FROM aliases WHERE url = ?", (key,)).fetchone()
+            found = self._one("id", alias[0]) if alias else None
+        return found
+
+    def by_fingerprint(self, fingerprint: str) -> Article | None:
+        return self._one("fingerprint", fingerprint)
+
+    def put(self, article: Article) -> str:
+        """Store an article: "new", "changed" (its text, title or date moved on), "unchanged", or
+        "duplicate" (another URL's article with the same text). Matched by id, then URL."""
+        old = self._one("id", article.id) or (self._one("url", article.url) if article.url else None)
+        if old is None:
+            twin = self.by_fingerprint(article.fingerprint)
+            if twin is not None and twin.url != article.url:
+                if article.url:
+                    with self._db:
+                        self._db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (article.url, twin.id))
+                        self._db.execute("DELETE FROM failures WHERE url = ?", (article.url,))
+                return "duplicate"
+        same = old is not None and (old.text, old.title, old.date) == (article.text, article.title, article.date)
+        with self._db:
+            if old is not None and old.id != article.id:  # known under its URL: it keeps its id
+                article = replace(article, id=old.id)
+            self._write(article, old.changed if same else None)
+            if article.url:
+                self._db.execute("DELETE FROM failures WHERE url = ?", (article.url,))
+        if old is None:
+            return "new"
+        return "unchanged" if same else "changed"
+
+    def _write(self, article: Article, changed: str | None) -> None:
+        """Insert or replace one row (inside the caller's transaction); `changed` None: now."""
+        stamp = now()
+        a = replace(article, fetched=stamp, changed=changed or stamp)
+        values = [getattr(a, column) for column in _COLUMNS.split(", ")]
+        self._db.execute(
+            f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({', '.join('?' * 11)})",
+            (*values, a.fingerprint),
+        )
+
+    def remove(self, key: str) -> Article | None:
+        """Remove an article by id or URL; returns it, or None if there was none."""
+        article = self.get(key)
+        if article is not None:
+            with self._db:
+                self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+                self._db.execute("DELETE FROM aliases WHERE id = ?", (article.id,))
+        return article
+
+    def articles(self, source: str | None = None, since: str | None = None) -> list[Article]:
+        """Articles in the order they were first stored, optionally of one source, or dated on or
+        after `since` (an ISO date; undated articles are left out then)."""
+        query, args = f"SELECT {_COLUMNS} FROM articles WHERE 1=1", []
+        if source is not None:
+            query += " AND source = ?"
+            args.append(source)
+        if since is not None:
+            query += " AND date IS NOT NULL AND date >= ?"
+            args.append(since)
+        return [Article(*row) for row in self._db.execute(query + " ORDER BY rowid", args)]
+
+    def documents(self) -> list[Document]:
+        return [a.document() for a in self.articles()]
+
+    def sync_seeds(self, documents: list[Document]) -> dict[str, int]:
+        """Make the articles of source "seeds" exactly `documents` (what the seeds folder and a
+        --corpus file hold now); articles from feeds, links and `add` stay."""
+        counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "duplicate": 0}
+        keep = {doc.id for doc in documents}
+        with self._db:
+            for (doc_id,) in self._db.execute("SELECT id FROM articles WHERE source = 'seeds'").fetchall():
+                if doc_id not in keep:
+                    self._db.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
+                    counts["removed"] += 1
+        for doc in documents:
+            old = self._one("id", doc.id)
+            if old is not None and old.source != "seeds":
+                continue  # an article added by other means keeps its source
+            article = Article(doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text)
+            if old is None and doc.url and self._one("url", doc.url) is not None:
+                counts["duplicate"] += 1
+                continue
+            # Seeds are stored as they are: the same text in two seed files is two articles.
+            if old is not None and old.document() == article.document():
+                counts["unchanged"] += 1
+                continue
+            with self._db:
+                self._write(article, None)
+            counts["new" if old is None else "changed"] += 1
+        return counts
+
+    # Feeds: what the conditional GET needs.
+    def feed_state(self, url: str) -> tuple[str | None, str | None]:
+        row = self._db.execute("SELECT etag, modified FROM feeds WHERE url = ?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_feed_state(self, url: str, etag: str | None, modified: str | None) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?)", (url, etag, modified, now()))
+
+    # Pages that failed: tried again at the next update, even when their feed has not changed.
+    def record_failure(self, url: str, source: str, reason: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (url, source, reason, now()))
+
+    def clear_failure(self, url: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM failures WHERE url = ?", (url,))
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(url, source) of every page to try again."""
+        return self._db.execute("SELECT url, source FROM failures ORDER BY at").fetchall()
