@@ -24,6 +24,7 @@ from index.search import Searcher
 from . import handlers
 from .access import Access, RateLimiter
 from .keyboards import QuestionStore
+from .polling import schedule_polling
 from .service import SearchService
 from .texts import text
 
@@ -92,4 +93,6 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_error_handler(handlers.on_error)
+    if config.sources.poll_minutes > 0 and config.sources.feeds:
+        schedule_polling(app, config.sources.poll_minutes)
     return app

@@ -74,13 +74,14 @@ class SearchService:
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                await self._check()
+                await self.check_for_build()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("checking for a new index build failed; will try again")
 
-    async def _check(self) -> None:
+    async def check_for_build(self) -> None:
+        """Serve the current build if it is newer than the one in use."""
         newest = await asyncio.to_thread(current_build, self.searcher.index_dir)
         if newest in (self.searcher.index.path, self._refused_build):
             return

@@ -175,6 +175,9 @@ class ArticleStore:
             args.append(since)
         return [Article(*row) for row in self._db.execute(query + " ORDER BY rowid", args)]
 
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
     def documents(self) -> list[Document]:
         return [a.document() for a in self.articles()]
 

@@ -200,8 +200,6 @@ def build_index(
     again. `force` (or other settings) builds every article again into one segment."""
     began = time.perf_counter()
     index_dir = index_dir or config.index_dir
-    if not documents:
-        raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
     try:
         lock = _BuildLock(index_dir)
     except OSError as exc:
@@ -227,6 +225,8 @@ def build_index(
             if problem is not None:
                 what = "is from another version of Sanad" if "built by" in problem else "is damaged"
                 warn(f"the current index {what} ({problem}); building it again")
+        if not documents:  # an archive emptied article by article is still a build (above)
+            raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
         tables, embedded = _tables(config, models, documents, progress)
         name = new_segment_name()
         articles = _entries(documents, tables, name)
@@ -329,7 +329,7 @@ def build_from_store(
     """Index what the article store holds."""
     with ArticleStore(config.articles_path) as store:
         documents = store.documents()
-    if not documents:
+    if not documents and current_build(config.index_dir) is None:
         raise BuildError(
             "no articles to index: add some to the seeds folder and run `sanad-index build`, "
             "or use `sanad-index add` or `update`"

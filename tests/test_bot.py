@@ -13,13 +13,14 @@ import pytest
 
 from bot.app import build_application
 from bot.logs import install_redaction
-from index.build import build_index
+from index.build import build_from_config, build_index
 from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
 from index.store import current_build
 from tests.conftest import build_file, write_config
 from tests.fake_telegram import BOT, FakeTelegram
+from tests.fake_web import FakeWeb
 
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # httpx honours proxy variables
 
@@ -522,3 +523,35 @@ def test_a_rejected_token_never_reaches_the_process_output(tmp_path, seed_config
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "rejected the token" in output
     assert bot_id not in output and secret not in output and "Traceback" not in output
+
+
+async def test_the_bot_polls_its_feeds_and_answers_from_new_articles_without_a_restart(
+    telegram, tmp_path, models, monkeypatch
+):
+    monkeypatch.setattr("bot.polling.FIRST_POLL_SECONDS", 0.1)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "bridge.txt").write_text("Bridge\n\nThe old bridge over the Tigris was closed on Monday for repairs.")
+    with FakeWeb() as web:
+        web.news_site()
+        sources = {"feeds": [web.url("/feed-en.xml")], "poll_minutes": 0.05}
+        config = load_config(write_config(tmp_path, seeds_dir=str(seeds), sources=sources))
+        build_from_config(config, models, warn=lambda _: None)
+        searcher = Searcher(config, models)
+        async with running(telegram, config, searcher, reload_check_seconds=60):  # the poll switches builds itself
+            for _ in range(300):
+                if searcher.index.n_documents == 2:
+                    break
+                await telegram.quiet(0.1)
+            telegram.send("How many homes will the new solar plant in Basra power?", user_id=USER)
+            [reply] = await telegram.wait_for("sendMessage")
+            telegram.send("Why was the bridge over the Tigris closed?", user_id=USER)
+            [second] = await telegram.wait_for("sendMessage", since=telegram.calls.index(reply) + 1)
+            for _ in range(100):  # the next poll, 3 s after the first
+                if web.hits["/feed-en.xml"] >= 2:
+                    break
+                await telegram.quiet(0.1)
+        polls = web.hits["/feed-en.xml"]
+    assert "350,000 homes" in reply.params["text"] and web.url("/news/solar-plant.html") in reply.params["text"]
+    assert "repairs" in second.params["text"]  # the seeds stay in the archive beside the feed
+    assert polls >= 2 and web.hits["/news/solar-plant.html"] == 1  # later polls got a 304

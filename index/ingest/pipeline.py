@@ -185,11 +185,13 @@ def _bar(progress: bool, what: str) -> Callable[[Iterable], Iterable]:
 
 def _reindex(config: Config, models: Models, summary: Summary, progress: bool, warn) -> BuildResult | None:
     """Index the store when it changed, or when no index exists yet."""
-    if not summary.changes and current_build(config.index_dir) is not None:
-        return None
-    with ArticleStore(config.articles_path) as store:
-        if not store.articles():
+    if current_build(config.index_dir) is not None:
+        if not summary.changes:
             return None
+    else:
+        with ArticleStore(config.articles_path) as store:
+            if not store.count():
+                return None  # nothing stored yet, nothing to index
     return build_from_store(config, models, progress=progress, warn=warn)
 
 

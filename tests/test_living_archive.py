@@ -1,0 +1,86 @@
+"""The archive keeps itself current through the commands an operator runs: `update` takes a
+feed's articles in and `ask` answers from them with their link and date; an unchanged feed
+changes nothing; a corrected article's new sentence is found and its old one is not."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from index.cli import main
+from tests.conftest import ROOT, write_config
+from tests.fake_web import FakeWeb, Page
+
+
+@pytest.fixture
+def web():
+    with FakeWeb() as server:
+        server.news_site()
+        yield server
+
+
+def run(capsys, *args) -> str:
+    code = main(list(args))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+def ask(capsys, config, question) -> dict:
+    return json.loads(run(capsys, "ask", "--json", "-k", "3", "--config", str(config), question))
+
+
+def test_update_then_ask_answers_new_articles_with_their_link_and_date(tmp_path, web, capsys, models):
+    config = write_config(tmp_path, sources={"feeds": [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]})
+    result = subprocess.run(
+        [sys.executable, "-m", "index", "update", "--json", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["new"], summary["failed"], summary["index"]["documents"]) == (3, [], 3)
+
+    answer = ask(capsys, config, "How many homes will the solar plant near Ratawi power?")
+    top = answer["passages"][0]
+    assert any("350,000 homes" in p["text"] for p in answer["passages"])
+    assert top["url"] == web.url("/news/solar-plant.html") and top["date"] == "2026-11-20T08:15:00Z"
+    arabic = ask(capsys, config, "كم حاوية تحمل أول سفينة وصلت إلى ميناء الفاو؟")
+    assert any("ألفا ومئتي حاوية" in p["text"] for p in arabic["passages"])
+    assert arabic["passages"][0]["url"] == web.url("/news/basra-port.html")  # tracking parameters dropped
+
+    pages = sum(n for path, n in web.hits.items() if path.startswith("/news/"))
+    again = json.loads(run(capsys, "update", "--json", "--config", str(config)))
+    assert (again["new"], again["changed"], again["index"]) == (0, 0, None)
+    assert sum(n for path, n in web.hits.items() if path.startswith("/news/")) == pages
+
+    corrected = web.file("solar-plant.html").replace(
+        b"enough to power about 350,000 homes", b"enough to power about half a million homes"
+    )
+    web.routes["/news/solar-plant.html"] = Page(corrected)
+    feed = web.file("feed-en.xml").replace(
+        b"2026-11-20T08:15:00Z</updated>\n</entry>", b"2026-11-21T09:00:00Z</updated>\n</entry>"
+    )
+    web.routes["/feed-en.xml"] = Page(feed, content_type="application/atom+xml", etag=True)
+    line = run(capsys, "update", "--config", str(config))
+    assert line.startswith("0 new, 1 changed, 0 unchanged") and "updated: 1 added or changed" in line
+    shown = " ".join(p["text"] for p in ask(capsys, config, "How many homes will the solar plant power?")["passages"])
+    assert "half a million homes" in shown and "350,000" not in shown
+
+
+def test_add_list_and_remove_an_article(tmp_path, web, capsys, models):
+    config = str(write_config(tmp_path))
+    added = json.loads(run(capsys, "add", "--json", "--config", config, web.url("/news/mosul-library.html")))
+    assert added["new"] == 1 and added["index"]["documents"] == 1
+    [listed] = [json.loads(line) for line in run(capsys, "list", "--json", "--config", config).splitlines()]
+    assert listed["source"] == "link" and listed["date"] == "2026-11-19" and listed["id"] == added["ids"][0]
+    assert run(capsys, "list", "--since", "2026-11-20", "--config", config) == ""
+    question = "كم كتابا تضم المكتبة المركزية في جامعة الموصل؟"
+    assert ask(capsys, config, question)["answered"]
+    removed = json.loads(run(capsys, "remove", "--json", "--config", config, listed["url"]))
+    assert removed["removed"] == 1
+    assert not any("الموصل" in p["text"] for p in ask(capsys, config, question)["passages"])
+    assert main(["remove", "--config", config, "no-such-id"]) == 1
+    assert "no such article" in capsys.readouterr().out
