@@ -42,7 +42,7 @@ def best_unit(unit_scores: np.ndarray, chunk_units: list[tuple[int, ...]]) -> np
 
 def signals(config, models, corpus: Path, queries: list[dict]) -> dict:
     documents = load_corpus(corpus=corpus, warn=lambda _: None)
-    tables, _ = _tables(config, models, documents, progress=False)
+    tables, _, _ = _tables(config, models, documents, progress=False)
     texts = [q["question"] for q in queries]
     qv, qs = models.primary.embed_queries(texts), models.second.embed_queries(texts)
     lexical = np.stack([tables.lexical.scores(tokens(t)) for t in texts])

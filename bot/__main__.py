@@ -17,9 +17,8 @@ from index.search import Searcher
 from index.store import IndexUnavailable
 
 from .app import ALLOWED_UPDATES, build_application, webhook_options
-from .logs import setup_logging
+from .logs import TOKEN_ENV, setup_logging
 
-TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 NO_TOKEN = f"""sanad-bot: {TOKEN_ENV} is not set.
 Create a bot with @BotFather in Telegram (/newbot), copy the token it gives you, then:
     export {TOKEN_ENV}='123456789:AA...'

@@ -56,6 +56,9 @@ async def post_init(app: Application) -> None:
 
 
 async def post_stop(app: Application) -> None:
+    updater = app.bot_data.pop("updater", None)
+    if updater:
+        updater.close()
     watcher = app.bot_data.pop("watcher", None)
     if watcher:
         watcher.cancel()
@@ -94,5 +97,5 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_error_handler(handlers.on_error)
     if config.sources.poll_minutes > 0 and config.sources.feeds:
-        schedule_polling(app, config.sources.poll_minutes)
+        schedule_polling(app, config.path, config.sources.poll_minutes)
     return app

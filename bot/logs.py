@@ -9,6 +9,7 @@ import sys
 
 from telegram.error import InvalidToken
 
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # the token's only source
 REDACTED = "<token>"
 
 

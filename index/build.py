@@ -55,6 +55,7 @@ class BuildResult:
     added: int | None = None  # None: a full build; else articles added or replaced in place
     removed: int = 0
     segments: int = 1
+    model_seconds: float = 0.0  # of `seconds`, the models' share (the rest is index work)
 
     def summary(self) -> str:
         totals = (
@@ -87,7 +88,8 @@ def settings_fingerprint(models: Models, config: Config) -> str:
 
 def document_fingerprint(doc: Document) -> str:
     """Changes when anything a citation shows changes: the text, title, link, date."""
-    return hashlib.sha256(json.dumps(doc.to_dict(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
+    fields = (doc.id, doc.title, doc.url or "", doc.date or "", doc.lang, doc.text)
+    return hashlib.sha256("\0".join(fields).encode()).hexdigest()[:32]
 
 
 class _BuildLock:
@@ -109,9 +111,11 @@ class _BuildLock:
         self._file.close()
 
 
-def _tables(config: Config, models: Models, documents: list[Document], progress: bool) -> tuple[BuildTables, int]:
+def _tables(
+    config: Config, models: Models, documents: list[Document], progress: bool
+) -> tuple[BuildTables, int, float]:
     """Chunks, their vectors (from the cache where it has them), sentences and the lexical index.
-    Returns the tables and how many chunks had to be embedded."""
+    Returns the tables, how many chunks had to be embedded, and the seconds the models ran."""
     chunks = []
     for doc in documents:
         chunks.extend(
@@ -139,10 +143,16 @@ def _tables(config: Config, models: Models, documents: list[Document], progress:
     read_chunks, read_sentences = [model_text(t) for t in chunk_texts], [model_text(t) for t in sentence_texts]
     cache = EmbeddingCache(config.cache_path)
     try:
-        vectors, embedded = embed_cached(models.primary, cache, read_chunks, progress)
-        second = embed_cached(models.second, cache, read_chunks, progress)[0] if models.second else None
-        sentence_vectors = embed_cached(models.primary, cache, read_sentences, progress)[0]
-        second_sentences = embed_cached(models.second, cache, read_sentences, progress)[0] if models.second else None
+        vectors, embedded, seconds = embed_cached(models.primary, cache, read_chunks, progress)
+        second = second_sentences = None
+        if models.second:
+            second, _, more = embed_cached(models.second, cache, read_chunks, progress)
+            seconds += more
+        sentence_vectors, _, more = embed_cached(models.primary, cache, read_sentences, progress)
+        seconds += more
+        if models.second:
+            second_sentences, _, more = embed_cached(models.second, cache, read_sentences, progress)
+            seconds += more
     finally:
         cache.close()
     langs = [detect_language(t) for t in chunk_texts]
@@ -158,7 +168,7 @@ def _tables(config: Config, models: Models, documents: list[Document], progress:
         second_sentences,
         LexicalIndex.build(chunk_texts),
     )
-    return tables, embedded
+    return tables, embedded, seconds
 
 
 def _manifest(config: Config, models: Models, settings: str, articles: dict) -> dict:
@@ -192,12 +202,13 @@ def build_index(
     force: bool = False,
     progress: bool = False,
     warn: Callable[[str], None] = print,
+    verify: bool = True,
 ) -> BuildResult:
     """Make the current build hold exactly `documents`. With a current build of the same
     settings, only new and changed articles are chunked and embedded, into a new segment, and
     removed or replaced ones are marked removed: the work is in proportion to the change. An
-    unchanged archive is left as it is, unless the current build is damaged: then it is built
-    again. `force` (or other settings) builds every article again into one segment."""
+    unchanged archive is left as it is, unless the current build is damaged (checked unless not
+    `verify`): then it is built again. `force` (or other settings) builds every article again into one segment."""
     began = time.perf_counter()
     index_dir = index_dir or config.index_dir
     try:
@@ -215,7 +226,7 @@ def build_index(
             gone = [doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]]
             if changed or gone:
                 return _add_segment(config, models, current, base, changed, gone, progress, began)
-            problem = verify_build(current)
+            problem = verify_build(current) if verify else None
             if problem is None:
                 chunks = sum(entry[2] for entry in old.values())
                 return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
@@ -227,7 +238,7 @@ def build_index(
                 warn(f"the current index {what} ({problem}); building it again")
         if not documents:  # an archive emptied article by article is still a build (above)
             raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
-        tables, embedded = _tables(config, models, documents, progress)
+        tables, embedded, model_seconds = _tables(config, models, documents, progress)
         name = new_segment_name()
         articles = _entries(documents, tables, name)
         path = write_build(
@@ -238,7 +249,8 @@ def build_index(
             config.store.keep_builds,
         )
     n = len(tables.chunks)
-    return BuildResult(len(documents), n, embedded, n - embedded, time.perf_counter() - began, path)
+    seconds = time.perf_counter() - began
+    return BuildResult(len(documents), n, embedded, n - embedded, seconds, path, model_seconds=model_seconds)
 
 
 def _add_segment(
@@ -259,9 +271,9 @@ def _add_segment(
     for doc_id in gone:
         segment = articles.pop(doc_id)[0]
         removed.setdefault(segment, set()).add(doc_id)
-    new, embedded = [], 0
+    new, embedded, model_seconds = [], 0, 0.0
     if changed:
-        tables, embedded = _tables(config, models, changed, progress)
+        tables, embedded, model_seconds = _tables(config, models, changed, progress)
         name = new_segment_name()
         new.append((name, tables))
         articles.update(_entries(changed, tables, name))
@@ -291,6 +303,7 @@ def _add_segment(
         added=len(changed),
         removed=len(set(gone) - {d.id for d in changed}),
         segments=len(manifest["segments"]),
+        model_seconds=model_seconds,
     )
 
 
@@ -307,7 +320,7 @@ def _merge_smallest(config: Config, models: Models, build: Path, progress: bool)
     kept = [m for m in manifest["segments"] if m["name"] not in merging]
     new, articles = [], dict(manifest["articles"])
     if documents:
-        tables, _ = _tables(config, models, documents, progress)
+        tables, _, _ = _tables(config, models, documents, progress)
         name = new_segment_name()
         new.append((name, tables))
         articles.update(_entries(documents, tables, name))
@@ -324,7 +337,12 @@ def _merge_smallest(config: Config, models: Models, build: Path, progress: bool)
 
 
 def build_from_store(
-    config: Config, models: Models, force: bool = False, progress: bool = False, warn: Callable[[str], None] = print
+    config: Config,
+    models: Models,
+    force: bool = False,
+    progress: bool = False,
+    warn: Callable[[str], None] = print,
+    verify: bool = True,
 ) -> BuildResult:
     """Index what the article store holds."""
     with ArticleStore(config.articles_path) as store:
@@ -334,7 +352,7 @@ def build_from_store(
             "no articles to index: add some to the seeds folder and run `sanad-index build`, "
             "or use `sanad-index add` or `update`"
         )
-    return build_index(config, models, documents, force=force, progress=progress, warn=warn)
+    return build_index(config, models, documents, force=force, progress=progress, warn=warn, verify=verify)
 
 
 def build_from_config(

@@ -59,6 +59,7 @@ def _report(args, summary: Summary, result: BuildResult | None) -> int:
                 "chunks": result.chunks,
                 "embedded": result.embedded,
                 "seconds": round(result.seconds, 3),
+                "model_seconds": round(result.model_seconds, 3),
                 "build": result.path.name,
             }
         print(json.dumps({**summary.to_dict(), "index": index}, ensure_ascii=False))
@@ -181,9 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "build",
         parents=[common],
-        help="(re)build the index from the articles",
-        description="Chunk and embed the articles and make the new index current. Only text not "
-        "seen before is embedded; an unchanged corpus is left as it is.",
+        help="take in the seeds folder and (re)build the index",
+        description="Take the articles of the seeds folder (or --corpus) into the article store, "
+        "replacing the ones an earlier build took in, and index the store: new and changed "
+        "articles go into a new segment, removed ones leave the answers, an unchanged archive is "
+        "left as it is. Articles from feeds, links and `add` stay. Only text not seen before is "
+        "embedded. --force indexes everything again in one segment.",
     )
     p.add_argument("--seeds", type=Path, help="articles folder (default: seeds_dir from config)")
     p.add_argument(
@@ -192,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JSONL file of articles (id, title, text, url, date, lang); "
         "alone it replaces the seeds folder, with --seeds it adds to it",
     )
-    p.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    p.add_argument("--force", action="store_true", help="index every article again, even when nothing changed")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser(

@@ -109,6 +109,8 @@ class Config:
     search: SearchConfig = SearchConfig()
     bot: BotConfig = BotConfig()
     sources: SourcesConfig = SourcesConfig()
+    # The file this was read from (not a key of it): the bot hands it to the commands it runs.
+    path: Path | None = field(default=None, metadata={"internal": True})
 
     @property
     def articles_path(self) -> Path:
@@ -159,7 +161,7 @@ def _build(cls, raw, prefix: str):
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: must be a mapping of keys to values")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(fields)})")
@@ -197,4 +199,6 @@ def load_config(path: Path | str | None = None) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     base = path.resolve().parent
-    return dataclasses.replace(config, data_dir=base / Path(config.data_dir), seeds_dir=base / Path(config.seeds_dir))
+    return dataclasses.replace(
+        config, data_dir=base / Path(config.data_dir), seeds_dir=base / Path(config.seeds_dir), path=path.resolve()
+    )

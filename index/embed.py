@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,13 +247,15 @@ CACHE_BATCH = 512  # texts embedded between two cache writes: an interrupted bui
 
 def embed_cached(
     embedder: Embedder | SecondModel, cache: EmbeddingCache, texts: Sequence[str], progress: bool = False
-) -> tuple[np.ndarray, int]:
-    """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly embedded).
+) -> tuple[np.ndarray, int, float]:
+    """Passage vectors for `texts`, embedding only those not cached; returns (vectors, newly
+    embedded, seconds the model ran).
     New vectors are written to the cache batch by batch, so a build killed half way resumes
     where it stopped."""
     keys = [cache.key(embedder.model_id, embedder.passage_prompt, t) for t in texts]
     found = cache.get_many(list(dict.fromkeys(keys)))
     missing = list(dict.fromkeys(k for k in keys if k not in found))
+    model_seconds = 0.0
     if missing:
         text_of = dict(zip(keys, texts))
         missing.sort(key=lambda k: len(text_of[k]))  # similar lengths batch with little padding
@@ -263,7 +266,9 @@ def embed_cached(
             bar = tqdm(total=len(missing), desc=f"embedding ({_short_name(embedder.model_id)})", unit="text")
         for start in range(0, len(missing), CACHE_BATCH):
             batch = missing[start : start + CACHE_BATCH]
+            began = time.perf_counter()
             new = dict(zip(batch, embedder.embed_passages([text_of[k] for k in batch])))
+            model_seconds += time.perf_counter() - began
             cache.put_many(new)
             found.update(new)
             if bar is not None:
@@ -271,8 +276,8 @@ def embed_cached(
         if bar is not None:
             bar.close()
     if not texts:
-        return np.zeros((0, 0), dtype=np.float32), 0
-    return np.stack([found[k] for k in keys]).astype(np.float32), len(missing)
+        return np.zeros((0, 0), dtype=np.float32), 0, 0.0
+    return np.stack([found[k] for k in keys]).astype(np.float32), len(missing), model_seconds
 
 
 def _short_name(model_id: str) -> str:

@@ -187,8 +187,20 @@ class Searcher:
         with self._reload_lock:
             if current_build(self.index_dir) == self.index.path:
                 return False
-            self.index = self._open(reuse=self.index)
+            index = self._open(reuse=self.index)
+            self._warm(index, {id(seg) for seg in self.index.segments})
+            self.index = index
             return True
+
+    def _warm(self, index: Index, known: set[int]) -> None:
+        """Read the new segments' vectors into memory and answer one question on the new build
+        before it serves: the first user question after a switch is as fast as any other."""
+        for segment in index.segments:
+            if id(segment) not in known:
+                for array in (segment.vectors, segment.sentence_vectors, segment.second_vectors):
+                    if array is not None:
+                        np.add.reduce(array, axis=None)
+        self.ranked(self.queries(["warm up"])[0], index)
 
     def queries(self, questions: list[str]) -> list[Query]:
         """Questions cleaned, their language told, and embedded in batches."""

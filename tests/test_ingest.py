@@ -78,9 +78,12 @@ def test_recheck_fetches_every_known_page_for_sources_that_correct_silently(web,
         web.file("mosul-library.html").replace("ثلاثين".encode(), "أربعين".encode())
     )
     assert ingest.update(feeds(web)).changed == 0  # the feed did not say
+    del web.routes["/news/basra-port.html"]  # and one page disappeared
     summary = ingest.update(feeds(web), recheck=True)
-    assert (summary.changed, summary.unchanged) == (1, 2)
+    assert (summary.changed, summary.unchanged) == (1, 1)
+    assert summary.failed == [(web.url("/news/basra-port.html"), "HTTP 404")]
     assert "أربعين ألف كتاب" in ingest.store.get(web.url("/news/mosul-library.html")).text
+    assert "ألفا ومئتي حاوية" in ingest.store.get(web.url("/news/basra-port.html")).text  # kept, with its last text
 
 
 def test_the_same_article_under_two_urls_is_one_article(web, ingest):

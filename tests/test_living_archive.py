@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
+from index.build import BuildError, _BuildLock
 from index.cli import main
+from index.config import load_config
+from index.ingest.pipeline import update_archive
 from tests.conftest import ROOT, write_config
 from tests.fake_web import FakeWeb, Page
 
@@ -84,3 +87,13 @@ def test_add_list_and_remove_an_article(tmp_path, web, capsys, models):
     assert not any("الموصل" in p["text"] for p in ask(capsys, config, question)["passages"])
     assert main(["remove", "--config", config, "no-such-id"]) == 1
     assert "no such article" in capsys.readouterr().out
+
+
+def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(tmp_path, web, models):
+    config = load_config(write_config(tmp_path, sources={"feeds": [web.url("/feed-en.xml")]}))
+    with _BuildLock(config.index_dir):  # an operator's build holds the data folder
+        with pytest.raises(BuildError, match="another build"):
+            update_archive(config, models)
+    summary, result = update_archive(config, models)  # the feed answers 304: nothing new to fetch
+    assert (summary.new, web.hits["/news/solar-plant.html"]) == (0, 1)
+    assert result is not None and result.documents == 1

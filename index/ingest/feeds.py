@@ -21,7 +21,8 @@ class FeedError(Exception):
 class FeedItem:
     url: str
     title: str | None
-    date: str | None  # ISO 8601 (UTC): when the item was published or last updated
+    published: str | None  # ISO 8601 (UTC); an Atom entry with only <updated> gives that
+    updated: str | None  # when the item last changed, if the feed says; else when it was published
 
 
 def _iso(parsed: time.struct_time | None) -> str | None:
@@ -46,8 +47,10 @@ def parse_feed(content: bytes) -> tuple[str | None, list[FeedItem]]:
         if not link:
             continue
         # dict.get: feedparser maps a missing "updated" to "published" with a warning
-        date = _iso(dict.get(entry, "updated_parsed")) or _iso(dict.get(entry, "published_parsed"))
-        items.append(FeedItem(link, entry.get("title"), date))
+        updated = _iso(dict.get(entry, "updated_parsed"))
+        published = _iso(dict.get(entry, "published_parsed")) or updated
+        updated = updated or published
+        items.append(FeedItem(link, entry.get("title"), published, updated))
     if not items and (parsed.bozo or not parsed.get("version")):
         reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: None)() or "no items"
         raise FeedError(f"not an RSS or Atom feed ({reason})")

@@ -51,7 +51,7 @@ class Fetcher:
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": USER_AGENT},
         )
 
     def close(self) -> None:
@@ -97,12 +97,12 @@ class Fetcher:
             with self._client.stream("GET", url, headers=headers) as r:
                 declared = r.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError(f"larger than {self.max_bytes >> 20} MB")
+                    raise FetchError(f"larger than {self.max_bytes / (1 << 20):g} MB")
                 chunks, size = [], 0
                 for chunk in r.iter_bytes():
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise FetchError(f"larger than {self.max_bytes >> 20} MB")
+                        raise FetchError(f"larger than {self.max_bytes / (1 << 20):g} MB")
                     if time.monotonic() > deadline:
                         raise FetchError(f"too slow (over {3 * self.timeout:.0f} s)")
                     chunks.append(chunk)
@@ -116,3 +116,7 @@ class Fetcher:
             raise FetchError(f"invalid URL ({exc})") from None
         except httpx.DecodingError:
             raise FetchError("the response could not be decoded") from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            raise  # retried by `get`
+        except httpx.HTTPError as exc:  # an unsupported redirect target, a broken TLS handshake, ...
+            raise FetchError(f"cannot fetch ({type(exc).__name__})") from None

@@ -47,10 +47,6 @@ class Summary:
         self.failed.append((where, reason))
         log.warning("%s: %s", where, reason)
 
-    @property
-    def changes(self) -> bool:
-        return bool(self.new or self.changed or self.removed)
-
     def line(self) -> str:
         parts = [f"{self.new} new", f"{self.changed} changed", f"{self.unchanged} unchanged"]
         if self.removed:
@@ -68,6 +64,7 @@ class Summary:
             "removed": self.removed,
             "failed": [{"source": where, "reason": why} for where, why in self.failed],
             "ids": self.ids,
+            "summary": self.line(),
         }
 
 
@@ -79,8 +76,19 @@ class Ingestor:
     def __init__(self, store: ArticleStore, fetcher: Fetcher, progress: Callable[[Iterable], Iterable] = iter):
         self.store, self.fetcher, self.progress = store, fetcher, progress
 
-    def page(self, url: str, source: str, summary: Summary, title: str | None = None, date: str | None = None) -> None:
-        """Fetch one article page and store it; a failure is counted and kept for a retry."""
+    def page(
+        self,
+        url: str,
+        source: str,
+        summary: Summary,
+        title: str | None = None,
+        date: str | None = None,
+        entry_date: str | None = None,
+    ) -> None:
+        """Fetch one article page and store it; a failure is counted and kept for a retry. The
+        feed's `title` and `date` are used where the page has none (the feed's date first: a
+        page's visible date is often only a day); `entry_date` is when the feed says the item
+        last changed."""
         url = canonical_url(url)
         try:
             response = self.fetcher.get(url)
@@ -105,7 +113,7 @@ class Ingestor:
             found.lang,
             source,
             found.text,
-            entry_date=date,
+            entry_date=entry_date,
         )
         summary.count(self.store.put(article), article.id)
 
@@ -144,7 +152,7 @@ class Ingestor:
             for article in self.store.articles():
                 if article.url and article.url not in seen and article.source not in ("seeds", "file"):
                     seen.add(article.url)
-                    self.page(article.url, article.source, summary, article.title, article.entry_date)
+                    self.page(article.url, article.source, summary, article.title, article.date, article.entry_date)
         return summary
 
     def _feed(self, feed: str, recheck: bool, summary: Summary, seen: set[str]) -> None:
@@ -163,10 +171,10 @@ class Ingestor:
                 continue
             seen.add(url)
             known = self.store.get(url)
-            if known is not None and not recheck and (item.date is None or item.date == known.entry_date):
+            if known is not None and not recheck and (item.updated is None or item.updated == known.entry_date):
                 summary.unchanged += 1
                 continue
-            self.page(url, feed, summary, item.title, item.date)
+            self.page(url, feed, summary, item.title, item.published, item.updated)
         # Saved once every item was taken in (or recorded as failed): a kill half way polls again.
         self.store.set_feed_state(feed, response.headers.get("etag"), response.headers.get("last-modified"))
 
@@ -183,16 +191,15 @@ def _bar(progress: bool, what: str) -> Callable[[Iterable], Iterable]:
     return lambda items: tqdm(items, desc=what, unit="item", leave=False)
 
 
-def _reindex(config: Config, models: Models, summary: Summary, progress: bool, warn) -> BuildResult | None:
-    """Index the store when it changed, or when no index exists yet."""
-    if current_build(config.index_dir) is not None:
-        if not summary.changes:
-            return None
-    else:
-        with ArticleStore(config.articles_path) as store:
-            if not store.count():
-                return None  # nothing stored yet, nothing to index
-    return build_from_store(config, models, progress=progress, warn=warn)
+def _reindex(config: Config, models: Models, progress: bool, warn) -> BuildResult | None:
+    """Bring the index in line with the store: whatever changed now, and whatever an earlier run
+    stored but could not index (another build was running, it was killed). None when the index
+    already matched."""
+    with ArticleStore(config.articles_path) as store:
+        if not store.count() and current_build(config.index_dir) is None:
+            return None  # nothing stored yet, nothing to index
+    result = build_from_store(config, models, progress=progress, warn=warn, verify=False)
+    return None if result.up_to_date else result
 
 
 def add_articles(
@@ -201,7 +208,7 @@ def add_articles(
     """`sanad-index add`: links and files into the store, then into the index."""
     with ArticleStore(config.articles_path) as store, fetcher_for(config) as fetcher:
         summary = Ingestor(store, fetcher, _bar(progress, "adding")).add(targets)
-    return summary, _reindex(config, models, summary, progress, warn)
+    return summary, _reindex(config, models, progress, warn)
 
 
 def update_archive(
@@ -210,7 +217,7 @@ def update_archive(
     """`sanad-index update` and the bot's polling: every feed into the store, then the index."""
     with ArticleStore(config.articles_path) as store, fetcher_for(config) as fetcher:
         summary = Ingestor(store, fetcher, _bar(progress, "feed items")).update(config.sources.feeds, recheck)
-    return summary, _reindex(config, models, summary, progress, warn)
+    return summary, _reindex(config, models, progress, warn)
 
 
 def remove_articles(
@@ -226,4 +233,4 @@ def remove_articles(
             else:
                 summary.removed += 1
                 summary.ids.append(found.id)
-    return summary, _reindex(config, models, summary, progress, warn)
+    return summary, _reindex(config, models, progress, warn)
