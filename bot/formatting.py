@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -54,10 +55,32 @@ def shorten(s: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip() + ELLIPSIS
 
 
+LOCALES = {"ar": "ar", "en": "en_GB"}  # en_GB: "13 Feb 2018", day first as in Arabic
+
+
+def human_date(iso: str, ui_lang: str) -> str:
+    """«13 فبراير 2018» / "13 Feb 2018" from an ISO 8601 date; other text as it is."""
+    from babel.dates import format_date
+
+    try:
+        day = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return shorten(iso, 40)
+    return format_date(day, "d MMMM y" if ui_lang == "ar" else "d MMM y", locale=LOCALES[ui_lang])
+
+
+def human_period(first: str, last: str, ui_lang: str) -> str:
+    """«1–31 مارس 2018» / "1–31 Mar 2018"."""
+    from babel.dates import format_interval
+
+    days = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return format_interval(*days, "yMMMd", locale=LOCALES[ui_lang])
+
+
 def citation(title: str, paragraph: int, date: str | None, url: str | None, ui_lang: str) -> str:
     parts = [f"📰 {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))}", f"¶{paragraph}"]
     if date:
-        parts.append(esc(isolate(shorten(date, 40), ui_lang)))
+        parts.append(esc(isolate(human_date(date, ui_lang), ui_lang)))
     link = _safe_url(url)
     if link:
         parts.append(f'<a href="{html.escape(link, quote=True)}">{esc(text("link", ui_lang))}</a>')
@@ -140,7 +163,11 @@ def answer_messages(answer: Answer, ui_lang: str) -> list[str]:
     """The reply to a question: numbered, quoted, cited passages (or the no-answer text)."""
     if not answer.answered or not answer.passages:
         return [text("no_answer", ui_lang)]
-    header = text("answer_header", ui_lang) if answer.passages[0].rank == 1 else ""
+    header = ""
+    if answer.passages[0].rank == 1:
+        header = text("answer_header", ui_lang)
+        if answer.period:
+            header = text("answer_header_period", ui_lang, period=esc(human_period(*answer.period, ui_lang)))
     budget = MAX_UTF16 - utf16_len(header) - 2
     blocks = [passage_block(p, p.rank, ui_lang, budget) for p in answer.passages]
     return pack(blocks, header)

@@ -32,6 +32,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "اذكرني أو ردّ على رسالتي).",
     },
     "answer_header": {"ar": "🔎 من المقالات:", "en": "🔎 From the articles:"},
+    "answer_header_period": {"ar": "🔎 من المقالات المؤرخة {period}:", "en": "🔎 From articles dated {period}:"},
     "no_answer": {
         "ar": "لم أجد في المقالات ما يجيب عن هذا السؤال.\nجرّب صياغة أخرى أو كلمات من الخبر نفسه "
         "(أسماء، أماكن، تواريخ)، أو اطلب /sources لترى ما أعرفه.",

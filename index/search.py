@@ -8,6 +8,7 @@ decided on the semantic part alone (cosines are comparable across questions; BM2
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from .embed import Models, load_models
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
 from .store import LANGS, Index, Segment, current_build, open_index
+from .when import time_scope
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
@@ -59,15 +61,19 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     took_ms: float = 0.0
     more: bool = False  # further passages exist past these
+    period: tuple[str, str] | None = None  # the days (ISO) the question asked about, if any
 
     def to_dict(self) -> dict:
-        return {
+        answer = {
             "question": self.question,
             "lang": self.lang,
             "answered": self.answered,
             "passages": [p.to_dict() for p in self.passages],
             "took_ms": round(self.took_ms, 1),
         }
+        if self.period:
+            answer["period"] = {"from": self.period[0], "to": self.period[1]}
+        return answer
 
 
 @dataclass
@@ -176,6 +182,8 @@ class Searcher:
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
         faiss.omp_set_num_threads(1)
         self._reload_lock = threading.Lock()
+        self.today = dt.date.today  # what "yesterday" counts from; tests fix it
+        time_scope("warm up yesterday", self.today())  # dateparser loads its languages once
 
     def _open(self, reuse: Index | None = None) -> Index:
         second = self.models.second.model_id if self.models.second else None
@@ -210,14 +218,22 @@ class Searcher:
         second = self.models.second.embed_queries(read) if self.models.second else [None] * len(texts)
         return [Query(t, question_language(t), v, s, tuple(tokens(t))) for t, v, s in zip(texts, vectors, second)]
 
-    def ranked(self, query: Query, index: Index | None = None, candidates: int | None = None) -> list[Hit]:
+    def ranked(
+        self,
+        query: Query,
+        index: Index | None = None,
+        candidates: int | None = None,
+        period: tuple[dt.date, dt.date] | None = None,
+    ) -> list[Hit]:
         """Passages among the nearest chunks (dense, plus lexical in the question's language), best first.
-        Candidates are chosen over the whole build, as if its segments were one index."""
+        Candidates are chosen over the whole build, as if its segments were one index; with a
+        `period`, only from articles dated inside it or undated."""
         index = index or self.index
         s = self.config.search
         n = candidates or s.candidates
-        chosen = self._dense_candidates(query, index, n)
-        lexical = self._lexical(query, index) if s.weight_lexical > 0 else None
+        masks, params = index.within(period) if period else (index.live, index.search_params)
+        chosen = self._dense_candidates(query, index, n, params)
+        lexical = self._lexical(query, index, masks) if s.weight_lexical > 0 else None
         if lexical is not None:
             pooled = np.concatenate(lexical)
             if len(pooled) > n:
@@ -236,14 +252,15 @@ class Searcher:
         return hits
 
     @staticmethod
-    def _dense_candidates(query: Query, index: Index, n: int) -> list[set[int]]:
-        """Per segment, its chunks among the `n` nearest to the question over all segments."""
+    def _dense_candidates(query: Query, index: Index, n: int, params: list) -> list[set[int]]:
+        """Per segment, its chunks among the `n` nearest to the question over all segments
+        (searched with `params`: the chunks that may be shown)."""
         found = []
         for number, segment in enumerate(index.segments):
             m = min(n, segment.n_chunks)
             if m == 0:
                 continue
-            scores, ids = segment.faiss_index.search(query.vector.reshape(1, -1), m, params=index.search_params[number])
+            scores, ids = segment.faiss_index.search(query.vector.reshape(1, -1), m, params=params[number])
             found += [(float(d), number, int(i)) for d, i in zip(scores[0], ids[0]) if i >= 0]
         found.sort(reverse=True)
         chosen: list[set[int]] = [set() for _ in index.segments]
@@ -252,17 +269,18 @@ class Searcher:
         return chosen
 
     @staticmethod
-    def _lexical(query: Query, index: Index) -> list[np.ndarray] | None:
+    def _lexical(query: Query, index: Index, masks: list) -> list[np.ndarray] | None:
         """Per segment, BM25 of its chunks over the best chunk's in the whole build (0 for chunks
-        removed from the archive); words weighed by their IDF over all segments. None when the
-        question has no word any chunk holds, or is in neither language."""
+        not in `masks`: removed from the archive, or outside a period); words weighed by their
+        IDF over all segments. None when the question has no word any chunk holds, or is in
+        neither language."""
         if query.lang not in ("ar", "en") or not query.keys:
             return None
         lexicons = [segment.lexical for segment in index.segments]
         total = sum(lex.num_docs for lex in lexicons)
         idfs = {key: idf(sum(lex.doc_freq(key) for lex in lexicons), total) for key in set(query.keys)}
         scores = [lex.scores(query.keys, idfs) for lex in lexicons]
-        scores = [s if live is None else s * live for s, live in zip(scores, index.live)]
+        scores = [s if mask is None else s * mask for s, mask in zip(scores, masks)]
         best = max((float(s.max()) for s in scores if len(s)), default=0.0)
         if best <= 0:
             return None
@@ -310,24 +328,40 @@ class Searcher:
         return any(h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang) for h in hits)
 
     def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
-        """Passages offset..offset+k for `question`, or an abstention when nothing is relevant."""
+        """Passages offset..offset+k for `question`, or an abstention when nothing is relevant.
+        A time expression in the question keeps to articles dated in its period (undated ones
+        after them); "latest" puts the newest relevant articles first."""
         began = time.perf_counter()
         k = k or self.config.search.top_k
-        if not clean_text(question):
+        cleaned = clean_text(question)[:MAX_QUESTION_CHARS]
+        if not cleaned:
             return Answer("", "other", False, took_ms=(time.perf_counter() - began) * 1000)
         index = self.index  # one snapshot for the whole question
-        [query] = self.queries([question])
+        scope = time_scope(cleaned, self.today())
+        [query] = self.queries([scope.text])
         # The same candidates for every page of a question: pages never repeat or skip a passage,
         # and an offset past them costs nothing.
-        hits = self.ranked(query, index, max(self.config.search.candidates, k))
+        hits = self.ranked(query, index, max(self.config.search.candidates, k), scope.period)
         answered = self.answered(query, hits, index)
+        if scope.period:
+            hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
+        elif scope.latest and answered:
+            hits = self._newest_first(query, hits, index)
         passages = []
         if answered:
             passages = [
                 self.passage(index, hit, rank, query) for rank, hit in enumerate(hits[offset : offset + k], offset + 1)
             ]
         took = (time.perf_counter() - began) * 1000
-        return Answer(query.text, query.lang, answered, passages, took, more=answered and len(hits) > offset + k)
+        period = tuple(day.isoformat() for day in scope.period) if scope.period else None
+        return Answer(cleaned, query.lang, answered, passages, took, answered and len(hits) > offset + k, period)
+
+    def _newest_first(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
+        """The passages relevant enough to answer, newest article first (undated last); the
+        rest after them, as ranked."""
+        relevant = [h for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
+        rest = [h for h in hits if h not in relevant]
+        return sorted(relevant, key=lambda h: -index.doc_days[h.doc]) + rest
 
     @staticmethod
     def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:

@@ -19,6 +19,7 @@ so `verify_build` can tell a damaged build from a sound one.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -163,6 +164,8 @@ class Index:
             dead_rows.update(offset + row for row in rows)
             self.live.append(~np.isin(seg.chunk_table[:, 0], rows) if rows else None)
         self.search_params = [_excluding(seg.faiss_index, live) for seg, live in zip(segments, self.live)]
+        # Each document's date as a day number (-1: undated), for periods in questions.
+        self.doc_days = np.array([_day(doc.date) for doc in self.documents], dtype=np.int64)
         self.doc_row = {doc.id: row for row, doc in enumerate(self.documents) if row not in dead_rows}
 
     @property
@@ -181,6 +184,19 @@ class Index:
         """The documents in the archive, in build order."""
         return [self.documents[row] for row in self.doc_row.values()]
 
+    def within(self, period: tuple[dt.date, dt.date]) -> tuple[list[np.ndarray], list]:
+        """Per segment, the live chunks whose article is dated inside `period` or undated, and
+        FAISS parameters that search only those."""
+        first, last = period[0].toordinal(), period[1].toordinal()
+        masks, params = [], []
+        for seg, offset, live in zip(self.segments, self.doc_offset, self.live):
+            days = self.doc_days[offset + seg.chunk_table[:, 0]] if seg.n_chunks else np.zeros(0, dtype=np.int64)
+            mask = (days < 0) | ((days >= first) & (days <= last))
+            mask = mask if live is None else mask & live
+            masks.append(mask)
+            params.append(_excluding(seg.faiss_index, mask))
+        return masks, params
+
     def passage_counts(self) -> dict[str, int]:
         """Chunks per live document id."""
         counts: dict[str, int] = {}
@@ -190,6 +206,13 @@ class Index:
                 if self.doc_row.get(doc.id) == offset + row:
                     counts[doc.id] = int(n)
         return counts
+
+
+def _day(date: str | None) -> int:
+    try:
+        return dt.date.fromisoformat(date[:10]).toordinal() if date else -1
+    except ValueError:
+        return -1
 
 
 def _excluding(index: faiss.Index, live: np.ndarray | None):

@@ -555,3 +555,22 @@ async def test_the_bot_polls_its_feeds_and_answers_from_new_articles_without_a_r
     assert "350,000 homes" in reply.params["text"] and web.url("/news/solar-plant.html") in reply.params["text"]
     assert "repairs" in second.params["text"]  # the seeds stay in the archive beside the feed
     assert polls >= 2 and web.hits["/news/solar-plant.html"] == 1  # later polls got a 304
+
+
+async def test_a_period_question_says_which_period_and_cites_dates_for_people(telegram, tmp_path, models):
+    config = load_config(write_config(tmp_path))
+    docs = [
+        Document("a.txt", "Port", None, "2018-03-12", "en", "The port of Umm Qasr received 40 cargo ships in March."),
+        Document("b.txt", "Port", None, "2019-05-02", "en", "The port of Umm Qasr received 55 cargo ships in May."),
+    ]
+    build_index(config, models, docs)
+    async with running(telegram, config, Searcher(config, models)):
+        telegram.send("How many cargo ships did Umm Qasr receive in March 2018?", user_id=USER)
+        [english] = await telegram.wait_for("sendMessage")
+        telegram.send("كم سفينة استقبل ميناء أم قصر في مارس 2018؟", user_id=USER)
+        [arabic] = await telegram.wait_for("sendMessage", since=telegram.calls.index(english) + 1)
+    body = english.params["text"]
+    assert body.startswith("🔎 From articles dated 1\u2009–\u200931 Mar 2018:")  # CLDR thin spaces
+    assert "40 cargo ships" in body and "55 cargo ships" not in body and "12 Mar 2018" in body
+    assert arabic.params["text"].startswith("🔎 من المقالات المؤرخة 1–31 مارس 2018:")
+    assert "12 مارس 2018" in arabic.params["text"]

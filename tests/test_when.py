@@ -1,0 +1,48 @@
+"""Time expressions in questions, Arabic and English, against a fixed today."""
+
+import datetime as dt
+
+import pytest
+
+from index.when import time_scope
+
+TODAY = dt.date(2026, 11, 29)  # a Sunday
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    "question, period, words_left",
+    [
+        ("What happened yesterday in Basra?", (D(2026, 11, 28), D(2026, 11, 28)), "What happened in Basra?"),
+        ("ماذا حدث في البصرة أمس؟", (D(2026, 11, 28), D(2026, 11, 28)), "ماذا حدث في البصرة ؟"),
+        ("Iran talks in March 2018", (D(2018, 3, 1), D(2018, 3, 31)), "Iran talks"),
+        ("ماذا حدث في مارس 2018؟", (D(2018, 3, 1), D(2018, 3, 31)), "ماذا حدث ؟"),
+        ("elections in 2018", (D(2018, 1, 1), D(2018, 12, 31)), "elections"),
+        ("news from last month about oil", (D(2026, 10, 1), D(2026, 10, 31)), "news about oil"),
+        ("ماذا قال الوزير الأسبوع الماضي؟", (D(2026, 11, 22), D(2026, 11, 28)), "ماذا قال الوزير ؟"),
+        ("What did Iraq say since Tuesday?", (D(2026, 11, 24), TODAY), "What did Iraq say ?"),
+        ("ما الذي حدث منذ يوم الثلاثاء في بغداد؟", (D(2026, 11, 24), TODAY), "ما الذي حدث في بغداد؟"),
+    ],
+)
+def test_a_time_expression_becomes_a_period_and_leaves_the_text(question, period, words_left):
+    scope = time_scope(question, TODAY)
+    assert scope.period == period and scope.text == words_left and not scope.latest
+
+
+@pytest.mark.parametrize("question", ["ما آخر أخبار سد النهضة؟", "What is the latest on the dam talks?"])
+def test_latest_asks_for_the_newest_without_a_period(question):
+    scope = time_scope(question, TODAY)
+    assert scope.latest and scope.period is None and "آخر" not in scope.text and "latest" not in scope.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where were the drones launched from?",
+        "من أين انطلقت الطائرات المسيرة؟",
+        "How much did Jeff Bezos donate to the 10,000-year clock?",
+        "كم بلغت الكفالة التي حددت للرجل المتهم بسرقة تمثال أوسكار؟",
+    ],
+)
+def test_a_question_without_time_is_left_as_it_is(question):
+    assert time_scope(question, TODAY) == time_scope(question, TODAY).__class__(question)
