@@ -134,7 +134,7 @@ def _utf16_prefix(s: str, units: int) -> str:
 
 
 def passage_block(p: Passage, number: int, ui_lang: str, budget: int = MAX_UTF16) -> str:
-    cite = citation(p.title, p.paragraph, p.date, p.url, ui_lang)
+    cite = citation(p.title, p.paragraph, p.date, p.link if _safe_url(p.link) else p.url, ui_lang)
 
     def render(body: str) -> str:
         return f"<b>{number}.</b>\n<blockquote>{_bold_highlight(body, p.highlight)}</blockquote>\n{cite}"

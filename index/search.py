@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import Config
 from .embed import Models, load_models
+from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
 from .store import LANGS, Index, Segment, current_build, open_index
@@ -48,9 +49,10 @@ class Passage:
     text: str
     highlight: str
     score: float
+    link: str | None = None  # `url` scrolled to the highlight (a text fragment); not in the JSON
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "link"}
 
 
 @dataclass(frozen=True)
@@ -399,4 +401,5 @@ class Searcher:
             doc.text[hit.start : hit.end],
             doc.text[start:end],
             round(hit.score, 4),
+            link_to_quote(doc.url, doc.text, start, end) if doc.url else None,
         )

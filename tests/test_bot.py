@@ -4,10 +4,13 @@ stand-in Bot API server on 127.0.0.1, with the real model and a real index."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import os
+import re
 import time
 from contextlib import asynccontextmanager
+from urllib.parse import unquote
 
 import pytest
 
@@ -574,3 +577,21 @@ async def test_a_period_question_says_which_period_and_cites_dates_for_people(te
     assert "40 cargo ships" in body and "55 cargo ships" not in body and "12 Mar 2018" in body
     assert arabic.params["text"].startswith("🔎 من المقالات المؤرخة 1–31 مارس 2018:")
     assert "12 مارس 2018" in arabic.params["text"]
+
+
+async def test_a_citation_link_scrolls_to_the_quoted_sentence(telegram, tmp_path, models):
+    article = (
+        "The ministry said on Sunday that the bridge over the Tigris in Baghdad will be closed for three weeks. "
+        "Engineers found cracks in two of its concrete pillars during an inspection last month. "
+        "Traffic will be diverted to the Jadriya bridge, the ministry added."
+    )
+    config = small_index(tmp_path, models, article)
+    async with running(telegram, config, Searcher(config, models)):
+        telegram.send("What did the engineers find in the pillars of the bridge?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    href = re.search(r'<a href="([^"]+)">', reply.params["text"]).group(1)
+    url, directive = html.unescape(href).split("#:~:text=")
+    assert url == "https://example.com/n"
+    parts = [unquote(part) for part in directive.split(",")]
+    assert all(part.removesuffix("-") in article for part in parts)  # start (and end) occur in the text
+    assert "cracks" in parts[0] + parts[-1] or parts[0].startswith("Engineers")
