@@ -56,6 +56,7 @@ async def post_init(app: Application) -> None:
 
 
 async def post_stop(app: Application) -> None:
+    app.bot_data["sanad"].questions.close()
     updater = app.bot_data.pop("updater", None)
     if updater:
         updater.close()
@@ -83,7 +84,7 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
         SearchService(searcher, b.max_concurrent_searches),
         Access(b),
         RateLimiter(b.rate_limit_per_minute),
-        QuestionStore(),
+        QuestionStore(config.data_dir / "buttons.sqlite", b.button_days * 24 * 3600),
     )
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(CommandHandler("start", handlers.start))

@@ -212,12 +212,14 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(text("no_more", lang))
         return
     asked.shown = value + s.config.search.top_k  # claimed before waiting: a double press gets one page
+    s.questions.save(key, asked)
     answer = await s.service.ask(asked.question, offset=value)
     if not answer.passages:
         await query.answer(text("no_more", lang))
         return
     await query.answer()
     asked.record(answer)
+    s.questions.save(key, asked)
     await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
 
 

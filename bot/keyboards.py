@@ -1,5 +1,5 @@
 """Inline buttons. Callback data stays far under Telegram's 64 bytes: the question lives
-server-side under a short id, and old ids expire.
+server-side (on disk, so buttons survive a restart) under a short id, and old ids expire.
 
 Callback data is chosen by the client, so nothing in it is trusted: "more" is accepted only
 for the next page of its question, and "Full ¶" only for a passage that question showed, and
@@ -8,11 +8,13 @@ only while the article still holds the quoted text where it was quoted."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
+import sqlite3
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -47,7 +49,7 @@ class Quoted:
 class AskedQuestion:
     question: str
     lang: str
-    created: float
+    created: float  # unix time
     shown: int = 0  # passages shown so far: the next "more" starts here
     passages: dict[int, Quoted] = field(default_factory=dict)  # rank -> what it quoted
 
@@ -57,27 +59,59 @@ class AskedQuestion:
 
 
 class QuestionStore:
-    """Recent questions by short id, bounded in number and age."""
+    """Questions behind buttons, by short id, in SQLite under the data folder: the buttons of a
+    reply keep working after the bot restarts, until they are `ttl_seconds` old."""
 
-    def __init__(self, max_items: int = 10_000, ttl_seconds: float = 24 * 3600):
-        self._items: OrderedDict[str, AskedQuestion] = OrderedDict()
-        self.max_items, self.ttl = max_items, ttl_seconds
+    def __init__(self, path: Path, ttl_seconds: float = 7 * 24 * 3600):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.ttl = ttl_seconds
+        self._db = sqlite3.connect(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS questions (key TEXT PRIMARY KEY, created REAL NOT NULL, state TEXT NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS questions_created ON questions (created)")
+        self._adds = 0
+
+    def close(self) -> None:
+        self._db.close()
 
     def add(self, answer: Answer, lang: str) -> str:
         key = secrets.token_urlsafe(6)
-        asked = AskedQuestion(answer.question, lang, time.monotonic())
+        asked = AskedQuestion(answer.question, lang, time.time())
         asked.record(answer)
-        self._items[key] = asked
-        while len(self._items) > self.max_items:
-            self._items.popitem(last=False)
+        self.save(key, asked)
+        self._adds += 1
+        if self._adds % 1000 == 1:  # now and then, forget the expired
+            with self._db:
+                self._db.execute("DELETE FROM questions WHERE created < ?", (time.time() - self.ttl,))
         return key
 
+    def save(self, key: str, asked: AskedQuestion) -> None:
+        state = {
+            "question": asked.question,
+            "lang": asked.lang,
+            "shown": asked.shown,
+            "passages": {
+                rank: [q.doc_id, q.paragraph, q.start, q.end, q.digest.hex()] for rank, q in asked.passages.items()
+            },
+        }
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO questions VALUES (?, ?, ?)",
+                (key, asked.created, json.dumps(state, ensure_ascii=False)),
+            )
+
     def get(self, key: str) -> AskedQuestion | None:
-        item = self._items.get(key)
-        if item is None or time.monotonic() - item.created > self.ttl:
-            self._items.pop(key, None)
+        row = self._db.execute("SELECT created, state FROM questions WHERE key = ?", (key,)).fetchone()
+        if row is None or time.time() - row[0] > self.ttl:
             return None
-        return item
+        state = json.loads(row[1])
+        passages = {
+            int(rank): Quoted(doc_id, paragraph, start, end, bytes.fromhex(digest))
+            for rank, (doc_id, paragraph, start, end, digest) in state["passages"].items()
+        }
+        return AskedQuestion(state["question"], state["lang"], row[0], state["shown"], passages)
 
 
 def encode(action: str, key: str, value: int) -> str:

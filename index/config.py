@@ -84,6 +84,7 @@ class BotConfig:
     rate_limit_per_minute: int = field(default=20, metadata=_check(lambda v: v >= 1, "must be at least 1"))
     max_concurrent_searches: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 64, "must be 1..64"))
     reload_check_seconds: float = field(default=5.0, metadata=_check(lambda v: v > 0, "must be positive"))
+    button_days: float = field(default=7.0, metadata=_check(lambda v: v > 0, "must be positive"))
     log_questions: bool = False
 
 

@@ -595,3 +595,23 @@ async def test_a_citation_link_scrolls_to_the_quoted_sentence(telegram, tmp_path
     parts = [unquote(part) for part in directive.split(",")]
     assert all(part.removesuffix("-") in article for part in parts)  # start (and end) occur in the text
     assert "cracks" in parts[0] + parts[-1] or parts[0].startswith("Engineers")
+
+
+async def test_buttons_keep_working_after_the_bot_restarts(telegram, seed_config, seed_searcher):
+    message = {"message_id": 99, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT, "text": "x"}
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("Who condemned the attack?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    para_button = next(b for b in buttons(reply) if b["callback_data"].startswith("para:"))
+    more_button = next(b for b in buttons(reply) if b["callback_data"].startswith("more:"))
+    async with running(telegram, seed_config, seed_searcher):  # a new process would read the same store
+        since = len(telegram.calls)
+        telegram.press(message, para_button["callback_data"], user_id=USER)
+        [paragraph] = await telegram.wait_for("sendMessage", since=since)
+        since = len(telegram.calls)
+        telegram.press(message, more_button["callback_data"], user_id=USER)
+        [more] = await telegram.wait_for("sendMessage", since=since)
+    quoted = reply.params["text"].split("<blockquote>")[1].split("</blockquote>")[0]
+    quoted = quoted.replace("<b>", "").replace("</b>", "")
+    assert quoted in paragraph.params["text"].split("<blockquote>")[1]
+    assert "<b>4.</b>" in more.params["text"]
