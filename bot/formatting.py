@@ -173,6 +173,12 @@ def answer_messages(answer: Answer, ui_lang: str) -> list[str]:
     return pack(blocks, header)
 
 
+def inline_message(question: str, p: Passage, ui_lang: str) -> str:
+    """What choosing an inline result sends: the question, then the passage as a reply quotes it."""
+    header = f"❓ {esc(isolate(shorten(question, 300), ui_lang))}"
+    return f"{header}\n\n{passage_block(p, p.rank, ui_lang, MAX_UTF16 - utf16_len(header) - 2)}"
+
+
 def paragraph_message(title: str, paragraph: int, date: str | None, url: str | None, body: str, ui_lang: str) -> str:
     cite = citation(title, paragraph, date, url, ui_lang)
     return _fit(body, lambda b: f"<blockquote>{esc(b)}</blockquote>\n{cite}", MAX_UTF16)

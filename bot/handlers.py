@@ -9,8 +9,16 @@ import logging
 import re
 from dataclasses import dataclass
 
-from telegram import LinkPreviewOptions, Message, MessageEntity, Update, User
-from telegram.constants import ChatAction, ChatType
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
@@ -20,7 +28,7 @@ from index.store import IndexUnavailable
 
 from .access import Access, RateLimiter
 from .delivery import with_retries
-from .formatting import answer_messages, paragraph_message, sources_message
+from .formatting import answer_messages, inline_message, paragraph_message, shorten, sources_message
 from .keyboards import QuestionStore, answer_keyboard, decode
 from .service import SearchService
 from .texts import text
@@ -28,6 +36,9 @@ from .texts import text
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_AFTER_SECONDS = 0.25
+INLINE_MIN_CHARS = 3  # inline queries arrive as the user types: shorter ones are not questions yet
+INLINE_RESULTS = 5
+INLINE_CACHE_SECONDS = 300  # Telegram's cache of results per query: the same question, the same passages
 
 
 @dataclass
@@ -139,7 +150,9 @@ async def _rate_limited(update: Update, s: BotState, lang: str) -> bool:
     user = update.effective_user
     if s.limiter.allow(user.id):
         return False
-    if s.limiter.should_warn(user.id):
+    if update.inline_query:  # no chat to warn in: no results, not cached
+        await update.inline_query.answer([], cache_time=0, is_personal=True)
+    elif s.limiter.should_warn(user.id):
         if update.callback_query:
             await update.callback_query.answer(text("rate_limited", lang), show_alert=True)
         else:
@@ -221,6 +234,32 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     asked.record(answer)
     s.questions.save(key, asked)
     await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`@bot question` in any chat: the passages as results (title, highlighted sentence);
+    choosing one sends the quoted, cited passage as the bot would reply."""
+    s, query = state(context), update.inline_query
+    question = query.query.strip()
+    lang = user_lang(update.effective_user, question)
+    if len(question) < INLINE_MIN_CHARS:
+        await query.answer([], cache_time=0)
+        return
+    if await _rate_limited(update, s, lang):
+        return
+    answer = await s.service.ask(question, k=INLINE_RESULTS)
+    results = [
+        InlineQueryResultArticle(
+            id=f"{p.doc_id[:40]}:{p.start}"[:64],
+            title=shorten(p.title, 100),
+            description=shorten(p.highlight, 200),
+            input_message_content=InputTextMessageContent(
+                inline_message(answer.question, p, lang), parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            ),
+        )
+        for p in (answer.passages if answer.answered else [])
+    ]
+    await query.answer(results, cache_time=INLINE_CACHE_SECONDS, is_personal=False)
 
 
 async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:

@@ -198,6 +198,19 @@ class FakeTelegram:
             message["reply_to_message"] = reply_to
         return message
 
+    def inline(self, query: str, user_id: int = 1001, language_code: str = "en") -> None:
+        """A user typing "@bot query" in any chat."""
+        self._push(
+            {
+                "inline_query": {
+                    "id": f"iq{next(self._ids)}",
+                    "from": self.user(user_id, language_code),
+                    "query": query,
+                    "offset": "",
+                }
+            }
+        )
+
     def press(self, message: dict, data: str, user_id: int = 1001) -> None:
         """A user pressing an inline button under one of the bot's messages."""
         self._push(

@@ -615,3 +615,20 @@ async def test_buttons_keep_working_after_the_bot_restarts(telegram, seed_config
     quoted = quoted.replace("<b>", "").replace("</b>", "")
     assert quoted in paragraph.params["text"].split("<blockquote>")[1]
     assert "<b>4.</b>" in more.params["text"]
+
+
+async def test_an_inline_query_lists_passages_that_send_the_quoted_cited_passage(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher, allowed_users=(USER,)):
+        telegram.inline("Where were the drones launched from?", user_id=USER)
+        [answered] = await telegram.wait_for("answerInlineQuery")
+        telegram.inline("Where were the drones launched from?", user_id=STRANGER)
+        [refused] = await telegram.wait_for("answerInlineQuery", since=telegram.calls.index(answered) + 1)
+    results = answered.params["results"]
+    assert 1 <= len(results) <= 5 and all(r["type"] == "article" for r in results)
+    launch = next(r for r in results if LAUNCH_SITE in r["input_message_content"]["message_text"])
+    content = launch["input_message_content"]
+    assert content["parse_mode"] == "HTML" and content["message_text"].startswith("❓ Where were the drones")
+    assert "¶13" in content["message_text"] and launch["description"] in content["message_text"].replace(
+        "<b>", ""
+    ).replace("</b>", "")
+    assert refused.params["results"] == []  # allow-lists apply
