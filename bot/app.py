@@ -29,7 +29,7 @@ from .polling import schedule_polling
 from .service import SearchService
 from .texts import text
 
-COMMANDS = ("ask", "help", "sources", "start")
+COMMANDS = ("ask", "latest", "help", "sources", "start")
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 
 
@@ -91,6 +91,7 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
     app.add_handler(CommandHandler("start", handlers.start))
     app.add_handler(CommandHandler("help", handlers.help_command))
     app.add_handler(CommandHandler("sources", handlers.sources))
+    app.add_handler(CommandHandler("latest", handlers.latest_command))
     app.add_handler(CommandHandler("ask", handlers.ask_command))
     app.add_handler(CommandHandler("reload", handlers.reload_command))
     app.add_handler(CommandHandler("stats", handlers.stats_command))

@@ -6,11 +6,14 @@ import datetime as dt
 import html
 import re
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
+from index.documents import Document
 from index.normalize import detect_language
 from index.search import Answer, Passage
 from index.split import sentence_spans
 
+from .service import ArchiveSummary
 from .texts import text
 
 MAX_UTF16 = 4096  # Telegram's limit for one message
@@ -184,18 +187,40 @@ def paragraph_message(title: str, paragraph: int, date: str | None, url: str | N
     return _fit(body, lambda b: f"<blockquote>{esc(b)}</blockquote>\n{cite}", MAX_UTF16)
 
 
-def sources_message(total: int, sources: Sequence[tuple[str, int]], ui_lang: str) -> str:
-    """Indexed articles (title, chunk count), as many as fit in one message, of `total`."""
-    header = text("sources_header", ui_lang, n=total)
-    lines = [header]
-    for shown, (title, chunks) in enumerate(sources):
-        line = f"• {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))} — {text('chunks', ui_lang, n=chunks)}"
-        rest = text("sources_more", ui_lang, n=total - shown)
-        if utf16_len("\n".join([*lines, line, rest])) > MAX_UTF16:
-            lines.append(rest)
-            break
-        lines.append(line)
-    else:
-        if total > len(sources):
-            lines.append(text("sources_more", ui_lang, n=total - len(sources)))
+def _source_name(source: str, ui_lang: str) -> str:
+    if source in ("seeds", "file", "link"):
+        return text(f"source_{source}", ui_lang)
+    return urlsplit(source).netloc or source  # a feed: its site
+
+
+def _article_line(doc: Document, ui_lang: str) -> str:
+    title = esc(isolate(shorten(doc.title, MAX_TITLE_CHARS), ui_lang))
+    link = _safe_url(doc.url)
+    title = f'<a href="{html.escape(link, quote=True)}">{title}</a>' if link else title
+    return f"• {title}" + (f" — {esc(human_date(doc.date, ui_lang))}" if doc.date else "")
+
+
+def sources_message(summary: ArchiveSummary, ui_lang: str) -> str:
+    """How many articles, from which sources, over which dates, and the newest few."""
+    lines = [text("sources_header", ui_lang, n=f"{summary.total:,}")]
+    if summary.first and summary.last:
+        span = human_period(summary.first, summary.last, ui_lang)
+        lines.append(text("sources_dates", ui_lang, span=esc(span)))
+    lines += [f"• {esc(isolate(_source_name(source, ui_lang), ui_lang))}: {n:,}" for source, n in summary.sources[:10]]
+    if summary.newest:
+        lines += ["", text("sources_newest", ui_lang)] + [_article_line(d, ui_lang) for d in summary.newest]
+    return _fit_lines(lines)
+
+
+def latest_message(docs: Sequence[Document], topic: str | None, ui_lang: str) -> str:
+    if not docs:
+        return text("latest_none", ui_lang)
+    header = text("latest_topic", ui_lang, topic=esc(shorten(topic, 100))) if topic else text("latest", ui_lang)
+    return _fit_lines([header] + [_article_line(d, ui_lang) for d in docs])
+
+
+def _fit_lines(lines: list[str]) -> str:
+    """As many whole lines as fit in one message."""
+    while len(lines) > 1 and utf16_len("\n".join(lines)) > MAX_UTF16:
+        lines.pop()
     return "\n".join(lines)

@@ -28,7 +28,14 @@ from index.store import IndexUnavailable
 
 from .access import Access, RateLimiter
 from .delivery import with_retries
-from .formatting import answer_messages, inline_message, paragraph_message, shorten, sources_message
+from .formatting import (
+    answer_messages,
+    inline_message,
+    latest_message,
+    paragraph_message,
+    shorten,
+    sources_message,
+)
 from .keyboards import QuestionStore, answer_keyboard, decode
 from .service import SearchService
 from .texts import text
@@ -104,8 +111,18 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s, lang = state(context), user_lang(update.effective_user)
     if await _rate_limited(update, s, lang):
         return
-    total, listed = await asyncio.to_thread(s.service.sources)
-    await _send(update.effective_message, [sources_message(total, listed, lang)])
+    summary = await asyncio.to_thread(s.service.sources)
+    await _send(update.effective_message, [sources_message(summary, lang)])
+
+
+async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest [topic]: the newest articles, or the newest on a topic."""
+    topic = " ".join(context.args or []).strip() or None
+    s, lang = state(context), user_lang(update.effective_user, topic)
+    if await _rate_limited(update, s, lang):
+        return
+    docs = await s.service.latest(topic)
+    await _send(update.effective_message, [latest_message(docs, topic, lang)])
 
 
 def _after_command(message: Message) -> str:

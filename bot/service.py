@@ -4,12 +4,16 @@ at once, hot reload of new index builds, and the figures /stats shows."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import statistics
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
+import numpy as np
+
+from index.articles import ArticleStore
 from index.documents import Document
 from index.search import Answer, Searcher
 from index.store import IndexUnavailable, current_build
@@ -17,6 +21,17 @@ from index.store import IndexUnavailable, current_build
 from .keyboards import Quoted, quote_digest
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    """What /sources tells: how many articles, from where, over which dates, the newest ones."""
+
+    total: int
+    sources: list[tuple[str, int]]  # (source, articles), most first: seeds, file, link, or a feed URL
+    first: str | None  # ISO date of the oldest dated article
+    last: str | None
+    newest: list[Document]
 
 
 @dataclass(frozen=True)
@@ -56,11 +71,37 @@ class SearchService:
             return None
         return ParagraphView(doc, quoted.paragraph, doc.text[start:end])
 
-    def sources(self, limit: int = 200) -> tuple[int, list[tuple[str, int]]]:
-        """How many articles are indexed, and the first `limit` with their passage counts."""
+    def sources(self, newest: int = 5) -> ArchiveSummary:
         index = self.searcher.index
-        counts = index.passage_counts()
-        return index.n_documents, [(doc.title, counts[doc.id]) for doc in index.articles()[:limit]]
+        rows = list(index.doc_row.values())
+        days = index.doc_days[rows] if rows else np.zeros(0, dtype=np.int64)
+        dated = [row for row, day in zip(rows, days) if day >= 0]
+        dated.sort(key=lambda row: index.doc_days[row], reverse=True)
+        store_path = self.searcher.config.articles_path
+        known: dict[str, str] = {}
+        if store_path.exists():  # an index built straight from files has no store
+            with ArticleStore(store_path) as store:
+                known = store.sources()
+        counts = Counter(known.get(index.documents[row].id, "seeds") for row in rows)
+        span = [dt.date.fromordinal(int(index.doc_days[row])).isoformat() for row in (dated[-1:] + dated[:1])]
+        return ArchiveSummary(
+            len(rows),
+            counts.most_common(),
+            span[0] if span else None,
+            span[-1] if span else None,
+            [index.documents[row] for row in dated[:newest]],
+        )
+
+    async def latest(self, topic: str | None, n: int = 5) -> list[Document]:
+        """The newest dated articles; with a topic, the newest of those that answer it."""
+        index = self.searcher.index
+        if topic:
+            async with self._slots:
+                rows = await asyncio.to_thread(self.searcher.relevant_articles, topic, index)
+        else:
+            rows = list(index.doc_row.values())
+        dated = sorted((row for row in rows if index.doc_days[row] >= 0), key=lambda r: -index.doc_days[r])
+        return [index.documents[row] for row in dated[:n]]
 
     async def reload(self) -> bool:
         """Switch to a newer current build if there is one. Raises IndexUnavailable (and keeps

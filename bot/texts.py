@@ -15,19 +15,25 @@ TEXTS: dict[str, dict[str, str]] = {
     "help": {
         "ar": "<b>كيف تسألني</b>\n"
         "• في المحادثة الخاصة: اكتب سؤالك فقط.\n"
-        "• في المجموعات: <code>/ask سؤالك</code>، أو اذكرني، أو ردّ على إحدى رسائلي.\n\n"
+        "• في المجموعات: <code>/ask سؤالك</code>، أو اذكرني، أو ردّ على إحدى رسائلي.\n"
+        "• في أي محادثة: اكتب اسم المستخدم الخاص بي ثم سؤالك، واختر المقطع الذي تريد إرساله.\n"
+        "• اسأل عن وقت: «أمس»، «الأسبوع الماضي»، «في مارس 2018»، أو «آخر أخبار …».\n\n"
         "أجيب باقتباسات حرفية من المقالات، ولا أكتب إجابات من عندي. الجملة الأقرب لسؤالك بخط عريض، "
         "وتحت كل مقطع مصدره ورقم فقرته.\n\n"
-        "<b>الأوامر</b>\n/sources — المقالات التي أعرفها\n/ask — اطرح سؤالاً\n/help — هذه الرسالة\n\n"
+        "<b>الأوامر</b>\n/latest — أحدث المقالات (أو <code>/latest موضوع</code>)\n"
+        "/sources — المقالات التي أعرفها\n/ask — اطرح سؤالاً\n/help — هذه الرسالة\n\n"
         "<b>How to ask</b>: type your question in Arabic or English (in groups: <code>/ask</code>, "
         "a mention, or a reply to me).",
         "en": "<b>How to ask</b>\n"
         "• In a private chat: just type your question.\n"
-        "• In groups: <code>/ask your question</code>, mention me, or reply to one of my messages.\n\n"
+        "• In groups: <code>/ask your question</code>, mention me, or reply to one of my messages.\n"
+        "• In any chat: type my username and your question, then pick the passage to send.\n"
+        '• Ask about a time: "yesterday", "last week", "in March 2018", or "the latest on …".\n\n'
         "I answer with passages quoted word for word from the articles; I never write answers of my own. "
         "The sentence closest to your question is in bold, and each passage ends with its source and "
         "paragraph number.\n\n"
-        "<b>Commands</b>\n/sources — the articles I know\n/ask — ask a question\n/help — this message\n\n"
+        "<b>Commands</b>\n/latest — the newest articles (or <code>/latest topic</code>)\n"
+        "/sources — the articles I know\n/ask — ask a question\n/help — this message\n\n"
         "<b>طريقة السؤال</b>: اكتب سؤالك بالعربية أو الإنجليزية (في المجموعات: <code>/ask</code> أو "
         "اذكرني أو ردّ على رسالتي).",
     },
@@ -57,9 +63,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "ar": "تغيّرت هذه المقالة منذ اقتبستُ منها. أعد إرسال السؤال من فضلك.",
         "en": "This article has changed since I quoted it. Please send the question again.",
     },
-    "sources_header": {"ar": "📚 المقالات المفهرسة ({n}):", "en": "📚 Indexed articles ({n}):"},
-    "sources_more": {"ar": "… و{n} غيرها", "en": "… and {n} more"},
-    "chunks": {"ar": "{n} مقطعاً", "en": "{n} passages"},
+    "sources_header": {"ar": "📚 المقالات المفهرسة: {n}", "en": "📚 Indexed articles: {n}"},
+    "sources_dates": {"ar": "مؤرخة {span}", "en": "Dated {span}"},
+    "sources_newest": {"ar": "الأحدث:", "en": "Newest:"},
+    "source_seeds": {"ar": "ملفات المقالات", "en": "article files"},
+    "source_file": {"ar": "ملفات مضافة", "en": "added files"},
+    "source_link": {"ar": "روابط مضافة", "en": "added links"},
+    "latest": {"ar": "🗞 أحدث المقالات:", "en": "🗞 Newest articles:"},
+    "latest_topic": {"ar": "🗞 أحدث المقالات عن «{topic}»:", "en": "🗞 Newest articles on “{topic}”:"},
+    "latest_none": {
+        "ar": "لا أجد مقالات مؤرخة عن هذا. جرّب كلمات أخرى، أو /sources لترى ما لديّ.",
+        "en": "I have no dated articles on that. Try other words, or /sources to see what I have.",
+    },
     "not_allowed": {
         "ar": "عذراً، هذا البوت خاص ولا يمكنني الرد هنا.",
         "en": "Sorry, this bot is private and cannot answer here.",
@@ -93,6 +108,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "cmd_ask": {"ar": "اطرح سؤالاً عن الأخبار", "en": "Ask a question about the news"},
     "cmd_help": {"ar": "كيف تستخدم سند", "en": "How to use Sanad"},
+    "cmd_latest": {"ar": "أحدث المقالات، أو أحدثها عن موضوع", "en": "The newest articles, or the newest on a topic"},
     "cmd_sources": {"ar": "المقالات المفهرسة", "en": "The indexed articles"},
     "cmd_start": {"ar": "ابدأ", "en": "Start"},
 }

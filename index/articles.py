@@ -175,6 +175,10 @@ class ArticleStore:
             args.append(since)
         return [Article(*row) for row in self._db.execute(query + " ORDER BY rowid", args)]
 
+    def sources(self) -> dict[str, str]:
+        """Every article's source, by id."""
+        return dict(self._db.execute("SELECT id, source FROM articles"))
+
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 

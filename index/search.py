@@ -358,6 +358,16 @@ class Searcher:
         period = tuple(day.isoformat() for day in scope.period) if scope.period else None
         return Answer(cleaned, query.lang, answered, passages, took, answered and len(hits) > offset + k, period)
 
+    def relevant_articles(self, question: str, index: Index | None = None) -> list[int]:
+        """Rows of the articles holding a passage relevant enough to answer `question`, best first."""
+        index = index or self.index
+        [query] = self.queries([clean_text(question)[:MAX_QUESTION_CHARS]])
+        hits = self.ranked(query, index)
+        if query.lang not in ("ar", "en"):
+            return []
+        relevant = [h.doc for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
+        return list(dict.fromkeys(relevant))
+
     def _newest_first(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
         """The passages relevant enough to answer, newest article first (undated last); the
         rest after them, as ranked."""

@@ -73,7 +73,13 @@ async def test_start_publishes_commands_in_both_languages(telegram, seed_config,
     async with running(telegram, seed_config, seed_searcher):
         calls = await telegram.wait_for("setMyCommands", count=2)
     by_lang = {c.params.get("language_code"): [cmd["command"] for cmd in c.params["commands"]] for c in calls}
-    assert set(by_lang) == {None, "ar"} and by_lang[None] == by_lang["ar"] == ["ask", "help", "sources", "start"]
+    assert set(by_lang) == {None, "ar"} and by_lang[None] == by_lang["ar"] == [
+        "ask",
+        "latest",
+        "help",
+        "sources",
+        "start",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -223,7 +229,7 @@ async def test_help_sources_and_stale_buttons(telegram, seed_config, seed_search
             telegram.press(message, data, user_id=USER)
         answers = await telegram.wait_for("answerCallbackQuery", count=3)
     assert "/ask" in help_reply.params["text"] and "sources" in help_reply.params["text"]
-    assert sources.params["text"].startswith("📚 المقالات المفهرسة (1)")
+    assert sources.params["text"].startswith("📚 المقالات المفهرسة: 1")
     assert all(a.params["text"].startswith("This button has expired") for a in answers)
 
 
@@ -632,3 +638,29 @@ async def test_an_inline_query_lists_passages_that_send_the_quoted_cited_passage
         "<b>", ""
     ).replace("</b>", "")
     assert refused.params["results"] == []  # allow-lists apply
+
+
+async def test_latest_lists_the_newest_first_and_sources_sums_up_the_archive(telegram, tmp_path, models):
+    config = load_config(write_config(tmp_path))
+    docs = [
+        Document(
+            "a.txt", "Port in 2018", "https://e.x/a", "2018-03-12", "en", "The port of Umm Qasr received 40 ships."
+        ),
+        Document("c.txt", "Port now", "https://e.x/c", "2026-11-27", "en", "The port of Umm Qasr received 61 ships."),
+        Document("b.txt", "Dam talks", "https://e.x/b", "2019-05-02", "en", "Talks on the Nile dam resumed in Cairo."),
+        Document("d.txt", "Undated", None, None, "en", "The port of Umm Qasr is Iraq's gateway for grain."),
+    ]
+    build_index(config, models, docs)
+    async with running(telegram, config, Searcher(config, models)):
+        replies = []
+        for command in ("/latest", "/latest port of Umm Qasr ships", "/sources"):
+            since = len(telegram.calls)
+            telegram.send(command, user_id=USER)
+            replies += [(await telegram.wait_for("sendMessage", since=since))[0].params["text"]]
+    latest, on_topic, sources = replies
+    assert latest.startswith("🗞 Newest articles:")
+    assert latest.index("Port now") < latest.index("Dam talks") < latest.index("Port in 2018")
+    assert "27 Nov 2026" in latest and "Undated" not in latest
+    assert on_topic.index("Port now") < on_topic.index("Port in 2018") and "Dam talks" not in on_topic
+    assert sources.startswith("📚 Indexed articles: 4") and "Dated 12 Mar 2018" in sources
+    assert "article files: 4" in sources and sources.index("Port now") < sources.index("Port in 2018")

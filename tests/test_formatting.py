@@ -5,8 +5,18 @@ from html.parser import HTMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import FSI, PDI, answer_messages, isolate, paragraph_message, sources_message
+from bot.formatting import (
+    FSI,
+    PDI,
+    answer_messages,
+    isolate,
+    latest_message,
+    paragraph_message,
+    sources_message,
+)
+from bot.service import ArchiveSummary
 from bot.texts import TEXTS
+from index.documents import Document
 from index.search import Answer, Passage
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
@@ -105,7 +115,15 @@ def test_every_answer_message_is_valid_html_within_the_limit(ps, question, lang)
 @given(hard_text, st.integers(1, 40), st.sampled_from(["ar", "en"]))
 def test_paragraph_and_sources_messages_stay_valid(body, repeat, lang):
     check(paragraph_message("عنوان <x>", 3, None, "https://e.x/&", body * repeat, lang))
-    check(sources_message(repeat * 20, [(body * 100, 4)] * repeat * 20, lang))
+    newest = [
+        Document(f"d{n}", body * 100, "https://e.x/?a=1&b=2", "2026-11-2" + str(n % 9), "ar", body)
+        for n in range(repeat)
+    ]
+    summary = ArchiveSummary(
+        repeat * 20, [("https://feed.example/rss", 7), ("seeds", 3)], "2018-02-13", "2026-11-28", newest
+    )
+    check(sources_message(summary, lang))
+    check(latest_message(newest * 20, body, lang))
 
 
 def test_a_ten_thousand_character_title_is_cut_in_citations():
