@@ -108,11 +108,18 @@ def cmd_list(args) -> int:
     return 0
 
 
+RULE = "─" * 72
+
+
 def format_answer(answer: Answer) -> str:
-    """The terminal rendering of what the bot would reply."""
+    """The terminal rendering of what the bot would reply: the question it answers, then the
+    passages (or that none answers it)."""
+    head = f"❓ {answer.question}"
+    if answer.period:
+        head += f"\n   from articles dated {answer.period[0]} to {answer.period[1]}"
     if not answer.answered:
-        return "No passage in the articles answers this. Try other words, or ask about what /sources lists."
-    blocks = []
+        return f"{head}\n\nNo passage in the articles answers this. Try other words, or ask about what /sources lists."
+    blocks = [head]
     for p in answer.passages:
         cite = (
             f"[{p.rank}] {p.title} ¶{p.paragraph}" + (f" {p.date}" if p.date else "") + (f" {p.url}" if p.url else "")
@@ -143,12 +150,12 @@ def cmd_ask(args) -> int:
         raise UsageError("the question is empty")
     config = load_config(args.config)
     searcher = Searcher(config)
-    for question in _questions(args):
+    for number, question in enumerate(_questions(args)):
         answer = searcher.ask(question, k=args.k)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) + "\n", flush=True)
+            print(("" if number == 0 else RULE + "\n") + format_answer(answer) + "\n", flush=True)
     return 0
 
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from index.cli import RULE
 from tests.conftest import ROOT, write_config
 
 QUESTIONS = ["من أين انطلقت الطائرات المسيرة؟", "Where were the drones launched from?"]
@@ -68,7 +69,17 @@ def test_ask_json_reads_questions_from_stdin_and_cites_the_launch_site(cli_confi
 def test_ask_in_text_form_quotes_and_cites(cli_config):
     result = run("ask", "--config", str(cli_config), "-k", "1", QUESTIONS[0])
     assert result.returncode == 0
-    assert result.stdout.startswith("[1] 000_633aca95fbe32a42 ¶") and "»" in result.stdout
+    question, cited = result.stdout.split("\n\n")[:2]
+    assert question == f"❓ {QUESTIONS[0]}"
+    assert cited.startswith("[1] 000_633aca95fbe32a42 ¶") and "»" in result.stdout
+
+
+def test_the_terminal_prompt_reads_like_the_bot(cli_config):
+    off_topic = "How do I reverse a linked list in Python?"
+    result = run("ask", "--config", str(cli_config), "-k", "1", stdin=f"{QUESTIONS[1]}\n{off_topic}\n")
+    first, second = result.stdout.split(RULE + "\n")
+    assert first.startswith(f"❓ {QUESTIONS[1]}\n\n[1] ")
+    assert second.startswith(f"❓ {off_topic}\n\nNo passage in the articles answers this.")
 
 
 @pytest.mark.parametrize(
