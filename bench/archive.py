@@ -46,19 +46,19 @@ K = 10
 
 
 def judge(searcher: Searcher, questions: list[dict], is_hit) -> list[dict]:
-    """Per question: the rank of the first passage that `is_hit`, whether it was answered, the
-    first passage's article, and the shown passages' lengths."""
-    index = searcher.index
+    """Per question, asked as a user asks (time expressions included): the rank of the first
+    passage that `is_hit`, whether it was answered, the first passage, and the shown passages'
+    lengths."""
     results = []
-    for row, query in zip(questions, searcher.queries([q["question"] for q in questions])):
-        hits = searcher.ranked(query, index)
-        passages = [searcher.passage(index, hit, rank, query) for rank, hit in enumerate(hits[:K], 1)]
+    for row in questions:
+        answer = searcher.ask(row["question"], k=K)
+        passages = answer.passages
         rank = next((p.rank for p in passages if is_hit(row, p)), None)
         results.append(
             {
                 "row": row,
                 "rank": rank,
-                "answered": searcher.answered(query, hits, index),
+                "answered": answer.answered,
                 "first": passages[0] if passages else None,
                 "lengths": [len(p.text) for p in passages[: searcher.config.search.top_k]],
             }

@@ -8,6 +8,7 @@ decided on the semantic part alone (cosines are comparable across questions; BM2
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -345,6 +346,13 @@ class Searcher:
         # and an offset past them costs nothing.
         hits = self.ranked(query, index, max(self.config.search.candidates, k), scope.period)
         answered = self.answered(query, hits, index)
+        if scope.period and not self.answered(query, [h for h in hits if index.doc_days[h.doc] >= 0], index):
+            # Nothing dated then answers it: the year may be what the news was about ("how much did
+            # Qatar lend Barclays in 2008?", asked of 2018's news), not when it was written.
+            scope = dataclasses.replace(scope, text=cleaned, period=None)
+            [query] = self.queries([cleaned])  # its words are the question's again
+            hits = self.ranked(query, index, max(self.config.search.candidates, k))
+            answered = self.answered(query, hits, index)
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:

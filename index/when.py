@@ -14,7 +14,8 @@ from functools import lru_cache
 
 LANGUAGES = ["ar", "en"]
 _LATEST = re.compile(r"\b(latest|most recent|recent(ly)?|newest)\b|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً)(?!\w)", re.I)
-_SINCE = re.compile(r"(\bsince|منذ)(\s+(the|يوم))?\s*$", re.I)
+_SINCE = re.compile(r"(\bsince|منذ)(\s+(the|يوم|عام|سنة))?\s*$", re.I)
+FIRST_YEAR = 1900  # a bare number before this is not a year ("under $1000")
 # A preposition left before a removed date ("talks in", «في») would only add noise.
 _BEFORE = re.compile(r"(\b(in|on|at|during|from|of|for)|(?<!\w)(في|خلال|عام|سنة|شهر|يوم))\s*$", re.I)
 
@@ -61,6 +62,16 @@ def _period(day: dt.date, granularity: str, today: dt.date) -> tuple[dt.date, dt
     return day, day
 
 
+def _plausible(words: str, day: dt.date, today: dt.date) -> bool:
+    """Not a time expression: a date after today ("in 17 years"), or bare digits other than a
+    year ("watchOS 4.3", "$1000")."""
+    if day > today:
+        return False
+    if re.search(r"[^\W\d_]", words):
+        return True
+    return bool(re.fullmatch(r"\d{4}", words)) and FIRST_YEAR <= int(words) <= today.year
+
+
 def time_scope(question: str, today: dt.date | None = None) -> TimeScope:
     """The question's period and recency wish, and its text without them."""
     from dateparser.search import search_dates
@@ -75,13 +86,15 @@ def time_scope(question: str, today: dt.date | None = None) -> TimeScope:
         if parsed is None:
             continue
         day, granularity = parsed
+        if not _plausible(words, day, today):
+            continue
         first, last = _period(day, granularity or "day", today)
         at = text.find(words)
         if at < 0:
             continue
         since = _SINCE.search(text[:at])
         if since:
-            first, last = day, today
+            last = today
         before = since or _BEFORE.search(text[:at])
         start = before.start() if before else at
         text = text[:start] + " " + text[at + len(words) :]

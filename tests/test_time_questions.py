@@ -53,3 +53,9 @@ def test_latest_puts_the_newest_relevant_article_first(searcher):
 def test_without_time_words_nothing_changes(searcher):
     answer = searcher.ask("How many cargo ships did the port of Umm Qasr receive?", k=4)
     assert "period" not in answer.to_dict() and len(answer.passages) == 4
+
+
+def test_a_year_no_article_is_dated_in_is_what_the_news_was_about(searcher):
+    """Asked of recent news, "in 2008" names the event, not when it was written."""
+    answer = searcher.ask("How many cargo ships did the port of Umm Qasr receive in 2008?", k=4)
+    assert answer.answered and answer.period is None and len(answer.passages) == 4

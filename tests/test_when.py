@@ -46,3 +46,20 @@ def test_latest_asks_for_the_newest_without_a_period(question):
 )
 def test_a_question_without_time_is_left_as_it_is(question):
     assert time_scope(question, TODAY) == time_scope(question, TODAY).__class__(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the US unemployment rate, at its lowest in 17 years?",  # a date after today
+        "Can you recommend a laptop for video editing under $1000?",  # a number, not a year
+        "How large is the watchOS 4.3 beta update?",  # a version, not a date
+    ],
+)
+def test_numbers_that_are_not_dates_give_no_period(question):
+    assert time_scope(question, TODAY).period is None
+
+
+def test_since_a_year_runs_from_its_start_to_today():
+    scope = time_scope("متى سجلت البطالة أدنى مستوى منذ عام 1969؟", TODAY)
+    assert scope.period == (D(1969, 1, 1), TODAY) and "1969" not in scope.text
