@@ -274,8 +274,8 @@ async def test_a_new_build_is_served_without_restart_and_reload_reports_it(teleg
         since = len(telegram.calls)
         telegram.send("/reload", user_id=ADMIN)
         [reload_reply] = await telegram.wait_for("sendMessage", since=since)
-    assert "bridge" in before.params["text"] and 'href="https://example.com/n"' in before.params["text"]
-    assert "museum" in after.params["text"] and "2021-11-10" in after.params["text"]
+    assert "bridge" in before.params["text"] and 'href="https://example.com/n#:~:text=' in before.params["text"]
+    assert "museum" in after.params["text"] and "10 Nov 2021" in after.params["text"]
     assert reload_reply.params["text"].startswith("Already serving the newest index")
 
 

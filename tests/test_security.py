@@ -28,6 +28,6 @@ def test_citations_and_sources_name_articles_never_file_system_paths(tmp_path, m
         assert answer.answered  # a citation was shown, so the check below has something to check
         shown.append(json.dumps(answer.to_dict()))
         shown += answer_messages(answer, "en")
-    shown.append(sources_message(*SearchService(searcher, 1).sources(), "en"))
+    shown.append(sources_message(SearchService(searcher, 1).sources(), "en"))
     for text in shown:
         assert str(tmp_path) not in text and "private" not in text
