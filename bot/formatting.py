@@ -190,7 +190,7 @@ def paragraph_message(title: str, paragraph: int, date: str | None, url: str | N
 def _source_name(source: str, ui_lang: str) -> str:
     if source in ("seeds", "file", "link"):
         return text(f"source_{source}", ui_lang)
-    return urlsplit(source).netloc or source  # a feed: its site
+    return urlsplit(source).hostname or source  # a feed: its site (never credentials in its URL)
 
 
 def _article_line(doc: Document, ui_lang: str) -> str:
