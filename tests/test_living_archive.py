@@ -5,9 +5,11 @@ changes nothing; a corrected article's new sentence is found and its old one is 
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
+from index.articles import ArticleStore
 from index.build import BuildError, _BuildLock
 from index.cli import main
 from index.config import load_config
@@ -97,3 +99,23 @@ def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(
     summary, result = update_archive(config, models)  # the feed answers 304: nothing new to fetch
     assert (summary.new, web.hits["/news/solar-plant.html"]) == (0, 1)
     assert result is not None and result.documents == 1
+
+
+def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models):
+    stalled = Page(web.file("mosul-library.html"), stall=30)
+    web.routes["/news/mosul-library.html"] = lambda n: stalled if n == 1 else Page(web.file("mosul-library.html"))
+    config_path = write_config(tmp_path, sources={"feeds": [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]})
+    command = [sys.executable, "-m", "index", "update", "--config", str(config_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(300):  # until it waits on the second page of the Arabic feed
+        if web.hits["/news/mosul-library.html"]:
+            break
+        time.sleep(0.1)
+    process.kill()
+    process.wait()
+    config = load_config(config_path)
+    with ArticleStore(config.articles_path) as store:
+        assert [a.url for a in store.articles()] == [web.url("/news/basra-port.html")]  # committed before the kill
+    summary, result = update_archive(config, models)
+    assert (summary.new, summary.unchanged, summary.failed) == (2, 1, [])  # the stored page is not fetched again
+    assert web.hits["/news/basra-port.html"] == 1 and result.documents == 3
