@@ -70,8 +70,11 @@ def _report(args, summary: Summary, result: BuildResult | None) -> int:
 
 
 def cmd_add(args) -> int:
+    """Exits 1 when a link or file could not be added (the others are)."""
     config = load_config(args.config)
-    return _report(args, *add_articles(config, load_models(config), args.targets, sys.stderr.isatty(), _warn))
+    summary, result = add_articles(config, load_models(config), args.targets, sys.stderr.isatty(), _warn)
+    _report(args, summary, result)
+    return 1 if summary.failed else 0
 
 
 def cmd_update(args) -> int:
