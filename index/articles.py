@@ -164,7 +164,7 @@ class ArticleStore:
         return article
 
     def articles(self, source: str | None = None, since: str | None = None) -> list[Article]:
-        """Articles in the order they were first stored, optionally of one source, or dated on or
+        """Articles in the order they were last written, optionally of one source, or dated on or
         after `since` (an ISO date; undated articles are left out then)."""
         query, args = f"SELECT {_COLUMNS} FROM articles WHERE 1=1", []
         if source is not None:
