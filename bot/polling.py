@@ -87,6 +87,7 @@ class BackgroundUpdater:
         stored articles are committed one by one) and the next start resumes it."""
         if self._executor is None:
             return
+        # The pool's processes: Python before 3.14 has no public way to stop a busy worker.
         for process in list(getattr(self._executor, "_processes", {}).values()) if self._busy else []:
             process.terminate()
         self._executor.shutdown(wait=True, cancel_futures=True)
