@@ -21,8 +21,8 @@ from .normalize import detect_language, model_text
 from .split import Span, clause_spans
 from .store import (
     FORMAT_VERSION,
-    MANIFEST,
     BuildTables,
+    IndexUnavailable,
     current_build,
     new_segment_name,
     read_manifest,
@@ -218,12 +218,17 @@ def build_index(
     with lock:
         settings = settings_fingerprint(models, config)
         current = current_build(index_dir)
-        base = read_manifest(current) if current and not force else None
+        base = None
+        if current and not force:
+            try:
+                base = read_manifest(current)
+            except IndexUnavailable as exc:  # damaged, or another version's: built again below
+                warn(f"building the index again: {exc}")
         if base is not None and base.get("settings") == settings:
             wanted = {doc.id: document_fingerprint(doc) for doc in documents}
             old = base["articles"]
             changed = [doc for doc in documents if old.get(doc.id, [None, None])[1] != wanted[doc.id]]
-            gone = [doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]]
+            gone = {doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]}
             if changed or gone:
                 return _add_segment(config, models, current, base, changed, gone, progress, began)
             problem = verify_build(current) if verify else None
@@ -231,11 +236,6 @@ def build_index(
                 chunks = sum(entry[2] for entry in old.values())
                 return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
             warn(f"the current index is damaged ({problem}); building it again")
-        elif current is not None and not force and base is None:
-            problem = verify_build(current)
-            if problem is not None:
-                what = "is from another version of Sanad" if "built by" in problem else "is damaged"
-                warn(f"the current index {what} ({problem}); building it again")
         if not documents:  # an archive emptied article by article is still a build (above)
             raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
         tables, embedded, model_seconds = _tables(config, models, documents, progress)
@@ -259,18 +259,14 @@ def _add_segment(
     current: Path,
     base: dict,
     changed: list[Document],
-    gone: list[str],
+    gone: set[str],
     progress: bool,
     began: float,
 ) -> BuildResult:
-    """A new build: the current one's segments, the `changed` articles in a new segment, and
-    the `gone` ones (removed, or replaced by `changed`) marked removed."""
-    index_dir = current.parent.parent
-    articles = dict(base["articles"])
-    removed = {name: set(ids) for name, ids in (base.get("removed") or {}).items()}
-    for doc_id in gone:
-        segment = articles.pop(doc_id)[0]
-        removed.setdefault(segment, set()).add(doc_id)
+    """A new build: the current one's segments, and the `changed` articles in a new segment;
+    the `gone` ones (removed, or replaced by `changed`) leave the manifest's article map, so
+    their old copies are skipped."""
+    articles = {doc_id: entry for doc_id, entry in base["articles"].items() if doc_id not in gone}
     new, embedded, model_seconds = [], 0, 0.0
     if changed:
         tables, embedded, model_seconds = _tables(config, models, changed, progress)
@@ -279,30 +275,27 @@ def _add_segment(
         articles.update(_entries(changed, tables, name))
     segments = base["segments"]
     path = write_build(
-        index_dir,
+        current.parent.parent,
         _manifest(config, models, base["settings"], articles),
         new,
         config.store.index_type,
         config.store.keep_builds,
         kept=segments,
         base_path=current,
-        removed=removed,
     )
     if len(segments) + len(new) > MAX_SEGMENTS:
         path = _merge_smallest(config, models, path, progress)
-    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    entries = manifest["articles"].values()
     n_new = sum(len(t.chunks) for _, t in new)
     return BuildResult(
-        len(entries),
-        sum(e[2] for e in entries),
+        len(articles),
+        sum(entry[2] for entry in articles.values()),
         embedded,
         n_new - embedded,
         time.perf_counter() - began,
         path,
         added=len(changed),
-        removed=len(set(gone) - {d.id for d in changed}),
-        segments=len(manifest["segments"]),
+        removed=len(gone - {d.id for d in changed}),
+        segments=len(read_manifest(path)["segments"]),
         model_seconds=model_seconds,
     )
 
@@ -310,13 +303,11 @@ def _add_segment(
 def _merge_smallest(config: Config, models: Models, build: Path, progress: bool) -> Path:
     """A new build with the MERGE_COUNT smallest segments of `build` merged into one, their
     removed articles left out. Vectors come from the embedding cache."""
-    manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(build)
     by_size = sorted(manifest["segments"], key=lambda m: m["chunks"])
     merging = {m["name"] for m in by_size[:MERGE_COUNT]}
-    removed = {name: set(ids) for name, ids in manifest["removed"].items()}
-    documents = [
-        doc for name in merging for doc in segment_documents(build / name) if doc.id not in removed.get(name, ())
-    ]
+    home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
+    documents = [doc for name in merging for doc in segment_documents(build / name)[0] if home.get(doc.id) == name]
     kept = [m for m in manifest["segments"] if m["name"] not in merging]
     new, articles = [], dict(manifest["articles"])
     if documents:
@@ -332,7 +323,6 @@ def _merge_smallest(config: Config, models: Models, build: Path, progress: bool)
         config.store.keep_builds,
         kept=kept,
         base_path=build,
-        removed={k: v for k, v in removed.items() if k not in merging},
     )
 
 

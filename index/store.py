@@ -1,6 +1,6 @@
 """The index on disk. A build is a folder of segments made current by an atomic symlink swap:
 
-    <data_dir>/index/builds/<build id>/manifest.json      its segments, removed articles, checksums
+    <data_dir>/index/builds/<build id>/manifest.json      its segments, where each article is, checksums
     <data_dir>/index/builds/<build id>/<segment>/         documents, chunk table, vectors of both
                                                           models for chunks and sentence units,
                                                           FAISS index, BM25 index
@@ -8,8 +8,9 @@
 
 Segments are never changed once written. Adding articles writes one small segment for them and
 a new build that hard-links the earlier segments (the way Lucene commits segments): the work is
-in proportion to what was added, not to the archive. Removing or replacing an article lists its
-id as removed from its old segment. Small segments are merged when they pile up.
+in proportion to what was added, not to the archive. The manifest names the segment that holds
+each article: a copy left in an older segment (removed or replaced) is skipped by searches.
+Small segments are merged when they pile up.
 
 A build is written to a hidden folder, renamed when complete, its new segments opened once as
 a reader would, and only then made current, so a failed, killed or unreadable build never
@@ -151,22 +152,24 @@ class Index:
 
     def __init__(self, path: Path, manifest: dict, segments: list[Segment]):
         self.path, self.manifest, self.segments = path, manifest, segments
-        removed = manifest.get("removed") or {}
         self.documents: list[Document] = [doc for seg in segments for doc in seg.documents]
         self.paragraph_spans = [spans for seg in segments for spans in seg.paragraph_spans]
         self.doc_offset = np.cumsum([0] + [len(seg.documents) for seg in segments])[:-1].tolist()
-        # Per segment: which chunks are still in the archive (None: all of them).
-        self.live: list[np.ndarray | None] = []
-        dead_rows: set[int] = set()
+        # An article is in the archive in the segment the manifest names for it; a copy in an
+        # older segment was removed or replaced. Per segment: its chunks still in (None: all).
+        home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
+        self.doc_row, self.live = {}, []
         for seg, offset in zip(segments, self.doc_offset):
-            gone = set(removed.get(seg.name, ()))
-            rows = [row for row, doc in enumerate(seg.documents) if doc.id in gone]
-            dead_rows.update(offset + row for row in rows)
-            self.live.append(~np.isin(seg.chunk_table[:, 0], rows) if rows else None)
+            gone = []
+            for row, doc in enumerate(seg.documents):
+                if home.get(doc.id) == seg.name:
+                    self.doc_row[doc.id] = offset + row
+                else:
+                    gone.append(row)
+            self.live.append(~np.isin(seg.chunk_table[:, 0], gone) if gone else None)
         self.search_params = [_excluding(seg.faiss_index, live) for seg, live in zip(segments, self.live)]
         # Each document's date as a day number (-1: undated), for periods in questions.
         self.doc_days = np.array([_day(doc.date) for doc in self.documents], dtype=np.int64)
-        self.doc_row = {doc.id: row for row, doc in enumerate(self.documents) if row not in dead_rows}
 
     @property
     def build_id(self) -> str:
@@ -278,7 +281,8 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
     return open_build(path, model_id, second_model_id, reuse)
 
 
-def _read_manifest(path: Path) -> dict:
+def read_manifest(path: Path) -> dict:
+    """A build's manifest, checked; IndexUnavailable says why it cannot be used."""
     manifest = _read(path / MANIFEST, "json")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("format_version"), int):
         raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
@@ -290,14 +294,18 @@ def _read_manifest(path: Path) -> dict:
             "rebuild with `sanad-index build`"
         )
     segments = manifest.get("segments")
-    if not isinstance(segments, list) or not all(isinstance(s, dict) and "name" in s for s in segments):
+    if (
+        not isinstance(segments, list)
+        or not all(isinstance(s, dict) and "name" in s for s in segments)
+        or not isinstance(manifest.get("articles"), dict)
+    ):
         raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
     return manifest
 
 
 def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
     """One build folder, opened and checked as a reader needs it."""
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if model_id is not None and manifest.get("model_id") != model_id:
         raise IndexUnavailable(
             f"the index was built with model {manifest.get('model_id')!r} but config names {model_id!r}; "
@@ -317,24 +325,19 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, re
     return Index(path, manifest, segments)
 
 
-def read_manifest(path: Path) -> dict | None:
-    """A build's manifest if this Sanad can read it, else None."""
-    try:
-        return _read_manifest(path)
-    except IndexUnavailable:
-        return None
-
-
-def segment_documents(path: Path) -> list[Document]:
-    """The documents a segment holds (all of them, removed ones too)."""
-    rows = _read(path / DOCUMENTS, "jsonl")
+def segment_documents(path: Path) -> tuple[list[Document], list[list[Span]]]:
+    """The documents a segment holds (removed ones too), and each one's paragraph spans."""
     fields = ("id", "title", "url", "date", "lang", "text")
-    return _table(path / DOCUMENTS, rows, lambda row: (Document(**{k: row[k] for k in fields}), None))[0]
+    return _table(
+        path / DOCUMENTS,
+        _read(path / DOCUMENTS, "jsonl"),
+        lambda row: (Document(**{k: row[k] for k in fields}), [tuple(span) for span in row["paragraphs"]]),
+    )
 
 
 def open_segment(path: Path, meta: dict, second: bool) -> Segment:
     """One segment folder, its row counts checked against what the build's manifest says."""
-    doc_rows = _read(path / DOCUMENTS, "jsonl")
+    documents, paragraph_spans = segment_documents(path)
     chunk_table = _read(path / CHUNKS, "table")
     chunk_units = _read(path / CHUNK_UNITS, "table")
     vectors = _read(path / VECTORS, "npy")
@@ -344,14 +347,6 @@ def open_segment(path: Path, meta: dict, second: bool) -> Segment:
     second_sentences = _read(path / SECOND_SENTENCES, "npy") if second else None
     faiss_index = _read(path / FAISS, "faiss")
     lexical = _read(path / LEXICAL, "lexical")
-    documents, paragraph_spans = _table(
-        path / DOCUMENTS,
-        doc_rows,
-        lambda row: (
-            Document(**{k: row[k] for k in ("id", "title", "url", "date", "lang", "text")}),
-            [tuple(span) for span in row["paragraphs"]],
-        ),
-    )
     if chunk_table.ndim != 2 or chunk_table.shape[1] != 6 or chunk_units.ndim != 1:
         raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
     n, n_units = meta.get("chunks"), meta.get("sentences")
@@ -404,7 +399,7 @@ def _checksums(path: Path, prefix: str = "") -> dict[str, str]:
 def verify_build(path: Path) -> str | None:
     """What is wrong with a build (a file missing, changed, or unreadable), or None if sound."""
     try:
-        manifest = _read_manifest(path)
+        manifest = read_manifest(path)
         recorded, found = manifest.get("files") or {}, _checksums(path)
         changed = sorted(name for name in set(recorded) | set(found) if recorded.get(name) != found.get(name))
         if changed or not recorded:
@@ -490,11 +485,10 @@ def write_build(
     keep_builds: int,
     kept: list[dict] = (),
     base_path: Path | None = None,
-    removed: dict[str, set[str]] | None = None,
 ) -> Path:
     """Write a complete build and make it current; returns its folder. The build holds the
     segments `kept` from the build at `base_path` (linked, not rewritten), then the `new` ones
-    (name, tables); `removed` lists, per segment, the document ids no longer in the archive."""
+    (name, tables); the manifest's `articles` says which segment holds each article."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -502,7 +496,7 @@ def write_build(
     tmp.mkdir()
     try:
         files = {}
-        old_files = (read_manifest(base_path) or {}).get("files", {}) if base_path is not None else {}
+        old_files = read_manifest(base_path).get("files", {}) if base_path is not None else {}
         for meta in kept:
             _link_segment(base_path / meta["name"], tmp / meta["name"])
             prefix = meta["name"] + "/"
@@ -517,7 +511,6 @@ def write_build(
         manifest = dict(
             manifest,
             segments=segments,
-            removed={k: sorted(v) for k, v in (removed or {}).items() if v},
             documents=sum(m["documents"] for m in segments),
             chunks=sum(m["chunks"] for m in segments),
             sentences=sum(m["sentences"] for m in segments),
@@ -534,7 +527,7 @@ def write_build(
     try:
         # A build no reader could open never becomes current; the segments it shares with the
         # current build were checked when they were written.
-        second = bool(_read_manifest(final).get("second_model_id"))
+        second = bool(read_manifest(final).get("second_model_id"))
         for meta in written:
             open_segment(final / meta["name"], meta, second)
     except BaseException:
