@@ -18,6 +18,10 @@ from concurrent.futures.process import BrokenProcessPool
 
 from telegram.ext import Application, ContextTypes
 
+from index.config import load_config
+from index.embed import load_models
+from index.ingest.pipeline import add_articles, update_archive
+
 from . import handlers
 from .logs import TOKEN_ENV
 
@@ -36,10 +40,6 @@ def _start_worker() -> None:
 def _work(kind: str, config_path: str, targets: list[str]) -> dict:
     """In the worker: `update` (poll the feeds) or `add` (links and files), then index."""
     global _models
-    from index.config import load_config
-    from index.embed import load_models
-    from index.ingest.pipeline import add_articles, update_archive
-
     config = load_config(config_path)
     # Both cores, niced: one thread left the searches' two-thread model runs waiting on the
     # worker at every step (3x slower searches, against 1.4x: bench/update.py).

@@ -185,32 +185,27 @@ class ArticleStore:
     def documents(self) -> list[Document]:
         return [a.document() for a in self.articles()]
 
-    def sync_seeds(self, documents: list[Document]) -> dict[str, int]:
+    def sync_seeds(self, documents: list[Document]) -> list[tuple[str, str]]:
         """Make the articles of source "seeds" exactly `documents` (what the seeds folder and a
-        --corpus file hold now); articles from feeds, links and `add` stay."""
-        counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0, "duplicate": 0}
-        keep = {doc.id for doc in documents}
+        --corpus file hold now), in one transaction; articles from feeds, links and `add` stay.
+        Returns (seed id, article id) for each seed left out because another article has its URL."""
+        keep, skipped = {doc.id for doc in documents}, []
         with self._db:
             for (doc_id,) in self._db.execute("SELECT id FROM articles WHERE source = 'seeds'").fetchall():
                 if doc_id not in keep:
                     self._db.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
-                    counts["removed"] += 1
-        for doc in documents:
-            old = self._one("id", doc.id)
-            if old is not None and old.source != "seeds":
-                continue  # an article added by other means keeps its source
-            article = Article(doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text)
-            if old is None and doc.url and self._one("url", doc.url) is not None:
-                counts["duplicate"] += 1
-                continue
-            # Seeds are stored as they are: the same text in two seed files is two articles.
-            if old is not None and old.document() == article.document():
-                counts["unchanged"] += 1
-                continue
-            with self._db:
-                self._write(article, None)
-            counts["new" if old is None else "changed"] += 1
-        return counts
+            for doc in documents:
+                old = self._one("id", doc.id)
+                if old is not None and old.source != "seeds":
+                    continue  # an article added by other means keeps its source
+                holder = self._one("url", doc.url) if doc.url and old is None else None
+                if holder is not None:
+                    skipped.append((doc.id, holder.id))
+                    continue
+                # Seeds are stored as they are: the same text in two seed files is two articles.
+                if old is None or old.document() != doc:
+                    self._write(Article(doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text), None)
+        return skipped
 
     # Feeds: what the conditional GET needs.
     def feed_state(self, url: str) -> tuple[str | None, str | None]:
@@ -225,10 +220,6 @@ class ArticleStore:
     def record_failure(self, url: str, source: str, reason: str) -> None:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (url, source, reason, now()))
-
-    def clear_failure(self, url: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM failures WHERE url = ?", (url,))
 
     def failures(self) -> list[tuple[str, str]]:
         """(url, source) of every page to try again."""

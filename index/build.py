@@ -364,5 +364,6 @@ def build_from_config(
     if not documents:
         raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
     with ArticleStore(config.articles_path) as store:
-        store.sync_seeds(documents)
+        for seed, holder in store.sync_seeds(documents):
+            warn(f"{seed}: its URL is already article {holder}'s; skipped")
     return build_from_store(config, models, force=force, progress=progress, warn=warn)

@@ -49,7 +49,7 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _report(args, summary: Summary, result: BuildResult | None) -> int:
+def _report(args, summary: Summary, result: BuildResult | None) -> None:
     """One line for what happened to the articles, one for the index; or one JSON object."""
     if args.json:
         index = None
@@ -66,29 +66,31 @@ def _report(args, summary: Summary, result: BuildResult | None) -> int:
     else:
         print(summary.line())
         print(result.summary() if result is not None else "index unchanged")
-    return 0
+
+
+def _change(args, change, targets: list[str]) -> int:
+    """`add` or `remove`: exits 1 when one of the targets failed (the others are done)."""
+    config = load_config(args.config)
+    summary, result = change(config, load_models(config), targets, sys.stderr.isatty(), _warn)
+    _report(args, summary, result)
+    return 1 if summary.failed else 0
 
 
 def cmd_add(args) -> int:
-    """Exits 1 when a link or file could not be added (the others are)."""
-    config = load_config(args.config)
-    summary, result = add_articles(config, load_models(config), args.targets, sys.stderr.isatty(), _warn)
-    _report(args, summary, result)
-    return 1 if summary.failed else 0
+    return _change(args, add_articles, args.targets)
 
 
 def cmd_update(args) -> int:
+    """Exits 0 with failures listed: a feed item that failed is tried again next time."""
     config = load_config(args.config)
     if not config.sources.feeds and not args.recheck:
         raise UsageError("no feeds to poll: list them under sources.feeds in the config")
-    return _report(args, *update_archive(config, load_models(config), args.recheck, sys.stderr.isatty(), _warn))
+    _report(args, *update_archive(config, load_models(config), args.recheck, sys.stderr.isatty(), _warn))
+    return 0
 
 
 def cmd_remove(args) -> int:
-    config = load_config(args.config)
-    summary, result = remove_articles(config, load_models(config), args.keys, sys.stderr.isatty(), _warn)
-    _report(args, summary, result)
-    return 1 if summary.failed else 0
+    return _change(args, remove_articles, args.keys)
 
 
 def cmd_list(args) -> int:

@@ -185,3 +185,15 @@ def test_a_feed_of_a_thousand_items_is_taken_in_whole(web, ingest):
     assert (summary.new, summary.failed) == (1000, [])
     assert ingest.update([web.url("/many.xml")]).unchanged == 1000  # no ETag: listed again, none fetched
     assert max(n for path, n in web.hits.items() if path.startswith("/many/")) == 1
+
+
+def test_a_page_in_windows_1256_is_read_whether_or_not_it_says_so(web, ingest):
+    page = web.file("mosul-library.html").decode().replace('<meta charset="utf-8">', "")
+    web.routes["/cp1256.html"] = Page(page.encode("cp1256"), content_type="text/html")
+    web.routes["/declared.html"] = Page(
+        page.replace("ثلاثين", "أربعين").encode("cp1256"), content_type="text/html; charset=windows-1256"
+    )
+    summary = ingest.add([web.url("/cp1256.html"), web.url("/declared.html")])
+    assert (summary.new, summary.failed) == (2, [])
+    assert "ثلاثين ألف كتاب" in ingest.store.get(web.url("/cp1256.html")).text
+    assert "أربعين ألف كتاب" in ingest.store.get(web.url("/declared.html")).text

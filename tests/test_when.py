@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from index.when import time_scope
+from index.when import TimeScope, time_scope
 
 TODAY = dt.date(2026, 11, 29)  # a Sunday
 D = dt.date
@@ -45,7 +45,7 @@ def test_latest_asks_for_the_newest_without_a_period(question):
     ],
 )
 def test_a_question_without_time_is_left_as_it_is(question):
-    assert time_scope(question, TODAY) == time_scope(question, TODAY).__class__(question)
+    assert time_scope(question, TODAY) == TimeScope(question)
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,14 @@ class Extracted:
 
 
 def _decode(content: bytes, declared: str | None) -> str:
-    for encoding in (declared, "utf-8"):
-        if encoding:
-            try:
-                return content.decode(encoding)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    return content.decode("cp1256" if b"\xc7" in content else "latin-1", errors="replace")
+    """The declared charset if it decodes the page, else trafilatura's guess (UTF-8, then what
+    charset detection finds: undeclared Arabic pages are often windows-1256)."""
+    from trafilatura.utils import decode_file
+
+    try:
+        return content.decode(declared) if declared else decode_file(content)
+    except (LookupError, UnicodeDecodeError):
+        return decode_file(content)
 
 
 def extract_article(content: bytes, url: str, content_type: str = "", charset: str | None = None) -> Extracted:

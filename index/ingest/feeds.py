@@ -31,8 +31,8 @@ def _iso(parsed: time.struct_time | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(parsed)))
 
 
-def parse_feed(content: bytes) -> tuple[str | None, list[FeedItem]]:
-    """The feed's title and its items that link to a page."""
+def parse_feed(content: bytes) -> list[FeedItem]:
+    """The feed's items that link to a page."""
     try:
         fromstring(content, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
@@ -54,4 +54,4 @@ def parse_feed(content: bytes) -> tuple[str | None, list[FeedItem]]:
     if not items and (parsed.bozo or not parsed.get("version")):
         reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: None)() or "no items"
         raise FeedError(f"not an RSS or Atom feed ({reason})")
-    return parsed.feed.get("title"), items
+    return items

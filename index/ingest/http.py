@@ -22,14 +22,21 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    url: str  # after redirects
     status: int  # 200, or 304 for a conditional GET that found nothing new
     content: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset":
+                return value.strip(" \"'") or None
+        return None
 
 
 def _retry_after(value: str | None, default: float) -> float:
@@ -107,7 +114,7 @@ class Fetcher:
                         raise FetchError(f"too slow (over {3 * self.timeout:.0f} s)")
                     chunks.append(chunk)
                 headers = {k.lower(): v for k, v in r.headers.items()}
-                return Response(str(r.url), r.status_code, b"".join(chunks), headers)
+                return Response(r.status_code, b"".join(chunks), headers)
         except httpx.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
         except httpx.TimeoutException:

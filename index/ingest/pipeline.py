@@ -92,10 +92,7 @@ class Ingestor:
         url = canonical_url(url)
         try:
             response = self.fetcher.get(url)
-            charset = None
-            if "charset=" in response.headers.get("content-type", ""):
-                charset = response.headers["content-type"].split("charset=")[-1].split(";")[0].strip(" \"'")
-            found = extract_article(response.content, url, response.content_type, charset)
+            found = extract_article(response.content, url, response.content_type, response.charset)
         except (FetchError, NotAnArticle) as exc:
             self.store.record_failure(url, source, str(exc))
             summary.fail(url, str(exc))
@@ -161,7 +158,7 @@ class Ingestor:
             response = self.fetcher.get(feed, etag, modified)
             if response.status == 304:
                 return
-            _, items = parse_feed(response.content)
+            items = parse_feed(response.content)
         except (FetchError, FeedError) as exc:
             summary.fail(feed, str(exc))
             return
