@@ -4,14 +4,11 @@ at once, hot reload of new index builds, and the figures /stats shows."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import statistics
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-
-import numpy as np
 
 from index.articles import ArticleStore
 from index.documents import Document
@@ -73,35 +70,28 @@ class SearchService:
 
     def sources(self, newest: int = 5) -> ArchiveSummary:
         index = self.searcher.index
-        rows = list(index.doc_row.values())
-        days = index.doc_days[rows] if rows else np.zeros(0, dtype=np.int64)
-        dated = [row for row, day in zip(rows, days) if day >= 0]
-        dated.sort(key=lambda row: index.doc_days[row], reverse=True)
-        store_path = self.searcher.config.articles_path
+        dated = index.newest_first(index.doc_row.values())
         known: dict[str, str] = {}
-        if store_path.exists():  # an index built straight from files has no store
-            with ArticleStore(store_path) as store:
+        if self.searcher.config.articles_path.exists():  # an index built straight from files has no store
+            with ArticleStore(self.searcher.config.articles_path) as store:
                 known = store.sources()
-        counts = Counter(known.get(index.documents[row].id, "seeds") for row in rows)
-        span = [dt.date.fromordinal(int(index.doc_days[row])).isoformat() for row in (dated[-1:] + dated[:1])]
+        counts = Counter(known.get(doc_id, "seeds") for doc_id in index.doc_row)
         return ArchiveSummary(
-            len(rows),
+            index.n_documents,
             counts.most_common(),
-            span[0] if span else None,
-            span[-1] if span else None,
+            index.day(dated[-1]) if dated else None,
+            index.day(dated[0]) if dated else None,
             [index.documents[row] for row in dated[:newest]],
         )
 
     async def latest(self, topic: str | None, n: int = 5) -> list[Document]:
         """The newest dated articles; with a topic, the newest of those that answer it."""
         index = self.searcher.index
+        rows = index.doc_row.values()
         if topic:
             async with self._slots:
                 rows = await asyncio.to_thread(self.searcher.relevant_articles, topic, index)
-        else:
-            rows = list(index.doc_row.values())
-        dated = sorted((row for row in rows if index.doc_days[row] >= 0), key=lambda r: -index.doc_days[r])
-        return [index.documents[row] for row in dated[:n]]
+        return [index.documents[row] for row in index.newest_first(rows)[:n]]
 
     async def reload(self) -> bool:
         """Switch to a newer current build if there is one. Raises IndexUnavailable (and keeps

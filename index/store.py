@@ -187,6 +187,14 @@ class Index:
         """The documents in the archive, in build order."""
         return [self.documents[row] for row in self.doc_row.values()]
 
+    def newest_first(self, rows) -> list[int]:
+        """The dated ones of these document rows, newest first."""
+        return sorted((row for row in rows if self.doc_days[row] >= 0), key=lambda row: -self.doc_days[row])
+
+    def day(self, row: int) -> str:
+        """A dated document's day, ISO."""
+        return dt.date.fromordinal(int(self.doc_days[row])).isoformat()
+
     def within(self, period: tuple[dt.date, dt.date]) -> tuple[list[np.ndarray], list]:
         """Per segment, the live chunks whose article is dated inside `period` or undated, and
         FAISS parameters that search only those."""
