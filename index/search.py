@@ -322,13 +322,17 @@ class Searcher:
         same = question_lang == passage_lang
         return self.config.search.min_score if same else self.config.search.min_score_cross_language
 
-    def answered(self, query: Query, hits: list[Hit], index: Index) -> bool:
-        """Answer when some passage is semantically close enough for its language pair. A
-        question with no Arabic or Latin words (digits, symbols, emoji, other scripts) is never
-        answered: the models score such strings close to everything (fuzzing showed it)."""
+    def relevant(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
+        """The passages semantically close enough to answer, for their language pair. A question
+        with no Arabic or Latin words (digits, symbols, emoji, other scripts) has none: the
+        models score such strings close to everything (fuzzing showed it)."""
         if query.lang not in ("ar", "en"):
-            return False
-        return any(h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang) for h in hits)
+            return []
+        return [h for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
+
+    def answered(self, query: Query, hits: list[Hit], index: Index) -> bool:
+        """Answer when some passage is relevant; otherwise the question is off-topic."""
+        return bool(self.relevant(query, hits, index))
 
     def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Passages offset..offset+k for `question`, or an abstention when nothing is relevant.
@@ -370,18 +374,14 @@ class Searcher:
         """Rows of the articles holding a passage relevant enough to answer `question`, best first."""
         index = index or self.index
         [query] = self.queries([clean_text(question)[:MAX_QUESTION_CHARS]])
-        hits = self.ranked(query, index)
-        if query.lang not in ("ar", "en"):
-            return []
-        relevant = [h.doc for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
-        return list(dict.fromkeys(relevant))
+        return list(dict.fromkeys(h.doc for h in self.relevant(query, self.ranked(query, index), index)))
 
     def _newest_first(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
         """The passages relevant enough to answer, newest article first (undated last); the
         rest after them, as ranked."""
-        relevant = [h for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
-        rest = [h for h in hits if h not in relevant]
-        return sorted(relevant, key=lambda h: -index.doc_days[h.doc]) + rest
+        relevant = self.relevant(query, hits, index)
+        shown = {id(h) for h in relevant}
+        return sorted(relevant, key=lambda h: -index.doc_days[h.doc]) + [h for h in hits if id(h) not in shown]
 
     @staticmethod
     def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:
