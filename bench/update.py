@@ -88,16 +88,14 @@ def trial(config, models, size: int, batch: int, questions: list[str]) -> dict:
             first = asyncio.run(updater.run("add", [str(alone)]))["index"]
             searcher = Searcher(cfg, models)
             rest = [timed_ask(searcher, q) for q in questions]
-            during, after_switch, failures, done = [], [], [], threading.Event()
+            during, failures, done = [], [], threading.Event()
 
             def ask_in_a_loop():  # as the bot does: the watcher switches builds, users keep asking
                 i = 0
                 while not done.wait(ASK_EVERY_SECONDS):
                     try:
-                        switched = searcher.reload()
+                        searcher.reload()
                         during.append(timed_ask(searcher, questions[i % len(questions)]))
-                        if switched:
-                            after_switch.append(during[-1])
                     except Exception as exc:  # a refused search is what this measures
                         failures.append(repr(exc))
                     i += 1
@@ -126,7 +124,6 @@ def trial(config, models, size: int, batch: int, questions: list[str]) -> dict:
             "during_max": max(during) if during else float("nan"),
             "over_2x": sum(t > 2 * p50 for t in during),
             "searches": len(during),
-            "after_switch": after_switch,
             "failed": len(failures),
             "documents": searcher.index.n_documents,
         }
@@ -155,8 +152,6 @@ def main() -> None:
             f"{r['first_s']:>9.2f}{r['busy_s']:>8.1f}{r['rest_p50']:>10.1f}{r['during_p50']:>9.1f}{r['during_max']:>9.1f}"
             f"{r['over_2x']:>5}/{r['searches']:<3}{r['failed']:>8}"
         )
-    for r in results:
-        print(f"archive {r['size']}, {r['batch']} added: first search after each switch (ms): {r['after_switch']}")
     print("\nsearch times in ms; 'other s' = index seconds - model seconds (the index work besides embedding)")
     print("reproduce: .venv/bin/python bench/update.py --sizes " + " ".join(map(str, args.sizes)))
 
