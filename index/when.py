@@ -16,6 +16,14 @@ LANGUAGES = ["ar", "en"]
 _LATEST = re.compile(r"\b(latest|most recent|recent(ly)?|newest)\b|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً)(?!\w)", re.I)
 _SINCE = re.compile(r"(\bsince|منذ)(\s+(the|يوم|عام|سنة))?\s*$", re.I)
 FIRST_YEAR = 1900  # a bare number before this is not a year ("under $1000")
+# A length of time alone ("a week before", «بعد يومين من») places the story's events, not the
+# article: dateparser reads it as that long ago. "last week", "two days ago", «الأسبوع الماضي»
+# carry a word that ties them to today (_ANCHOR), and stay.
+_DURATION = re.compile(
+    r"(a|an|one|two|three|few|several|\d+|days?|weeks?|months?|years?|"
+    r"يوم|يومين|يومان|أيام|اسبوع|أسبوع|أسبوعين|أسابيع|شهر|شهرين|أشهر|شهور|سنة|سنتين|سنوات|عام|عامين|أعوام|بضعة)",
+    re.I,
+)
 # A preposition left before a removed date ("talks in", «في») would only add noise.
 _BEFORE = re.compile(r"(\b(in|on|at|during|from|of|for)|(?<!\w)(في|خلال|عام|سنة|شهر|يوم))\s*$", re.I)
 
@@ -35,6 +43,9 @@ def _parser(today: dt.date):
     return DateDataParser(languages=LANGUAGES, settings=settings), settings
 
 
+_ANCHOR = re.compile(r"ago|last|past|this|الماضي|الماضية|المنصرم|مضت|مضى", re.I)
+
+
 def _parse(phrase: str, today: dt.date):
     data = _parser(today)[0].get_date_data(phrase)
     return (data.date_obj.date(), data.period) if data and data.date_obj else None
@@ -46,8 +57,12 @@ def _tightest(phrase: str, today: dt.date):
     words, found = phrase.split(), _parse(phrase, today)
     if found is None:
         return phrase, None
-    for cut in ((1, None), (None, -1)):
-        while len(words) > 1 and _parse(" ".join(words[cut[0] : cut[1]]), today) == found:
+    for cut, edge in (((1, None), 0), ((None, -1), -1)):
+        while (
+            len(words) > 1
+            and not _ANCHOR.fullmatch(words[edge])
+            and _parse(" ".join(words[cut[0] : cut[1]]), today) == found
+        ):
             words = words[cut[0] : cut[1]]
     return " ".join(words), found
 
@@ -63,9 +78,11 @@ def _period(day: dt.date, granularity: str, today: dt.date) -> tuple[dt.date, dt
 
 
 def _plausible(words: str, day: dt.date, today: dt.date) -> bool:
-    """Not a time expression: a date after today ("in 17 years"), or bare digits other than a
-    year ("watchOS 4.3", "$1000")."""
+    """Not a time expression: a date after today ("in 17 years"), a length of time alone, or
+    bare digits other than a year ("watchOS 4.3", "$1000")."""
     if day > today:
+        return False
+    if all(_DURATION.fullmatch(word) for word in words.split()) and not re.fullmatch(r"\d{4}", words):
         return False
     if re.search(r"[^\W\d_]", words):
         return True

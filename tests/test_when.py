@@ -21,6 +21,7 @@ D = dt.date
         ("news from last month about oil", (D(2026, 10, 1), D(2026, 10, 31)), "news about oil"),
         ("ماذا قال الوزير الأسبوع الماضي؟", (D(2026, 11, 22), D(2026, 11, 28)), "ماذا قال الوزير ؟"),
         ("What did Iraq say since Tuesday?", (D(2026, 11, 24), TODAY), "What did Iraq say ?"),
+        ("Who was arrested two days ago?", (D(2026, 11, 27), D(2026, 11, 27)), "Who was arrested ?"),
         ("ما الذي حدث منذ يوم الثلاثاء في بغداد؟", (D(2026, 11, 24), TODAY), "ما الذي حدث في بغداد؟"),
     ],
 )
@@ -54,6 +55,8 @@ def test_a_question_without_time_is_left_as_it_is(question):
         "What is the US unemployment rate, at its lowest in 17 years?",  # a date after today
         "Can you recommend a laptop for video editing under $1000?",  # a number, not a year
         "How large is the watchOS 4.3 beta update?",  # a version, not a date
+        "What happened to the intelligence service a week before?",  # a length of time in the story
+        "كيف تبدو الحياة في بغداد بعد يومين من محاولة الاغتيال؟",
     ],
 )
 def test_numbers_that_are_not_dates_give_no_period(question):
