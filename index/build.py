@@ -38,7 +38,8 @@ class BuildError(RuntimeError):
 
 # A build holds at most this many segments; past it the smallest MERGE_COUNT are merged into
 # one (vectors from the embedding cache: a merge re-embeds nothing). Each article is merged a
-# logarithmic number of times, and a question searches a handful of segments.
+# logarithmic number of times, and a question searches a handful of segments. A segment mostly
+# of removed articles is merged too.
 MAX_SEGMENTS = 8
 MERGE_COUNT = 4
 
@@ -273,7 +274,9 @@ def _add_segment(
         name = new_segment_name()
         new.append((name, tables))
         articles.update(_entries(changed, tables, name))
-    segments = base["segments"]
+    # A segment left with no article in the archive is dropped, not linked into the new build.
+    homes = {entry[0] for entry in articles.values()}
+    segments = [meta for meta in base["segments"] if meta["name"] in homes]
     path = write_build(
         current.parent.parent,
         _manifest(config, models, base["settings"], articles),
@@ -283,8 +286,8 @@ def _add_segment(
         kept=segments,
         base_path=current,
     )
-    if len(segments) + len(new) > MAX_SEGMENTS:
-        path = _merge_smallest(config, models, path, progress)
+    if _to_merge(read_manifest(path)):
+        path = _merge(config, models, path, progress)
     n_new = sum(len(t.chunks) for _, t in new)
     return BuildResult(
         len(articles),
@@ -300,12 +303,25 @@ def _add_segment(
     )
 
 
-def _merge_smallest(config: Config, models: Models, build: Path, progress: bool) -> Path:
-    """A new build with the MERGE_COUNT smallest segments of `build` merged into one, their
-    removed articles left out. Vectors come from the embedding cache."""
+def _to_merge(manifest: dict) -> set[str]:
+    """The segments to merge into one: the MERGE_COUNT smallest when there are more than
+    MAX_SEGMENTS, and any with fewer than half its chunks still in the archive (old copies of
+    removed or corrected articles would otherwise be searched, and kept on disk, for nothing)."""
+    live = Counter()
+    for segment, _, chunks in manifest["articles"].values():
+        live[segment] += chunks
+    segments = manifest["segments"]
+    merging = {m["name"] for m in segments if 2 * live[m["name"]] < m["chunks"]}
+    if len(segments) > MAX_SEGMENTS:
+        merging |= {m["name"] for m in sorted(segments, key=lambda m: m["chunks"])[:MERGE_COUNT]}
+    return merging
+
+
+def _merge(config: Config, models: Models, build: Path, progress: bool) -> Path:
+    """A new build with the segments `_to_merge` chooses merged into one, their removed
+    articles left out. Vectors come from the embedding cache."""
     manifest = read_manifest(build)
-    by_size = sorted(manifest["segments"], key=lambda m: m["chunks"])
-    merging = {m["name"] for m in by_size[:MERGE_COUNT]}
+    merging = _to_merge(manifest)
     home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
     documents = [doc for name in merging for doc in segment_documents(build / name)[0] if home.get(doc.id) == name]
     kept = [m for m in manifest["segments"] if m["name"] not in merging]

@@ -74,3 +74,16 @@ def test_segments_are_merged_when_they_pile_up_and_answers_match_a_single_build(
         assert [(p.doc_id, p.start, p.end) for p in a.passages] == [(p.doc_id, p.start, p.end) for p in b.passages]
         # BM25's length norm is per segment: scores differ in the fourth decimal at most
         assert max(abs(p.score - q.score) for p, q in zip(a.passages, b.passages)) < 0.005
+
+
+def test_old_copies_do_not_pile_up_when_much_of_the_archive_changes(tmp_path, models):
+    config = load_config(write_config(tmp_path))
+    keys = list(ARTICLES)
+    build_index(config, models, [doc(k) for k in keys])
+    corrected = [doc(k, ARTICLES[k] + " It was corrected later.") for k in keys]
+    build_index(config, models, corrected)  # every article replaced: the old segment holds none
+    assert [s["documents"] for s in segments(config)] == [4]
+    build_index(config, models, corrected[:1])  # three of four removed: the segment is rewritten
+    assert [s["documents"] for s in segments(config)] == [1]
+    answer = Searcher(config, models).ask("Why was the old bridge over the Tigris closed?", k=5)
+    assert [p.doc_id for p in answer.passages] == ["bridge.txt"]
