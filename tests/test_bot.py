@@ -548,7 +548,7 @@ async def test_the_bot_polls_its_feeds_and_answers_from_new_articles_without_a_r
         build_from_config(config, models, warn=lambda _: None)
         searcher = Searcher(config, models)
         async with running(telegram, config, searcher, reload_check_seconds=60):  # the poll switches builds itself
-            for _ in range(300):
+            for _ in range(1200):  # the worker starts and loads its models first: up to 2 min on a busy machine
                 if searcher.index.n_documents == 2:
                     break
                 await telegram.quiet(0.1)
@@ -556,7 +556,7 @@ async def test_the_bot_polls_its_feeds_and_answers_from_new_articles_without_a_r
             [reply] = await telegram.wait_for("sendMessage")
             telegram.send("Why was the bridge over the Tigris closed?", user_id=USER)
             [second] = await telegram.wait_for("sendMessage", since=telegram.calls.index(reply) + 1)
-            for _ in range(100):  # the next poll, 3 s after the first
+            for _ in range(600):  # the next poll, 3 s after the first one ends
                 if web.hits["/feed-en.xml"] >= 2:
                     break
                 await telegram.quiet(0.1)
