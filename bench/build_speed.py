@@ -44,7 +44,7 @@ def main() -> None:
         unchanged = build_index(cfg, models, docs)
         unchanged_s = time.perf_counter() - began
         forced = build_index(cfg, models, docs, force=True)
-        manifest = json.loads((fresh.path / "manifest.json").read_text())
+        manifest = json.loads((cfg.index_dir / "builds" / fresh.build / "manifest.json").read_text())
     tokens = sum(models.primary.count_tokens([d.text for d in docs])) / max(fresh.chunks, 1)
     print(
         f"backend {config.model.backend}, second model {config.model.second or 'none'}; {len(docs)} documents "

@@ -53,7 +53,7 @@ def _work(kind: str, config_path: str, targets: list[str]) -> dict:
     if result is not None:
         index = {
             "summary": result.summary(),
-            "build": result.path.name,
+            "build": result.build,
             "seconds": result.seconds,
             "model_seconds": result.model_seconds,
         }

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import statistics
-import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
 from index.articles import ArticleStore
 from index.documents import Document
 from index.search import Answer, Searcher
-from index.store import IndexUnavailable, current_build
+from index.store import IndexUnavailable
 
 from .keyboards import Quoted, quote_digest
 
@@ -113,8 +112,8 @@ class SearchService:
 
     async def check_for_build(self) -> None:
         """Serve the current build if it is newer than the one in use."""
-        newest = await asyncio.to_thread(current_build, self.searcher.index_dir)
-        if newest in (self.searcher.index.path, self._refused_build):
+        newest = await asyncio.to_thread(self.searcher.newest_build)
+        if newest in (self.searcher.index.build_id, self._refused_build):
             return
         try:
             if await self.reload():
@@ -128,12 +127,11 @@ class SearchService:
 
     def stats(self) -> dict:
         index = self.searcher.index
-        age = time.time() - index.path.stat().st_mtime
         return {
             "documents": index.n_documents,
             "chunks": index.n_chunks,
             "model": index.manifest.get("model_id", "?"),
-            "age": _duration(age),
+            "age": _duration(index.age_seconds()),
             "served": self.served,
             "p50": round(statistics.median(self._latencies)) if self._latencies else "–",
         }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .articles import ArticleStore
+from .backend import IndexStore, open_store
 from .chunk import chunk_document
 from .config import Config
 from .documents import Document, load_corpus
@@ -19,21 +19,11 @@ from .embed import EmbeddingCache, Models, embed_cached
 from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
-from .store import (
-    FORMAT_VERSION,
-    BuildTables,
-    IndexUnavailable,
-    current_build,
-    new_segment_name,
-    read_manifest,
-    segment_documents,
-    verify_build,
-    write_build,
-)
+from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexUnavailable, new_segment_name
 
 
 class BuildError(RuntimeError):
-    """A build that cannot run (no documents, another build running, unwritable folder)."""
+    """A build that cannot run (no documents, another build running, unwritable store)."""
 
 
 # A build holds at most this many segments; past it the smallest MERGE_COUNT are merged into
@@ -51,7 +41,7 @@ class BuildResult:
     embedded: int
     cached: int
     seconds: float
-    path: Path
+    build: str  # the build's id
     up_to_date: bool = False
     added: int | None = None  # None: a full build; else articles added or replaced in place
     removed: int = 0
@@ -91,25 +81,6 @@ def document_fingerprint(doc: Document) -> str:
     """Changes when anything a citation shows changes: the text, title, link, date."""
     fields = (doc.id, doc.title, doc.url or "", doc.date or "", doc.lang, doc.text)
     return hashlib.sha256("\0".join(fields).encode()).hexdigest()[:32]
-
-
-class _BuildLock:
-    """One build at a time per data folder."""
-
-    def __init__(self, index_dir: Path):
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(index_dir / ".build.lock", "w")
-
-    def __enter__(self):
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.close()
-            raise BuildError("another build is running on this data folder") from None
-        return self
-
-    def __exit__(self, *exc):
-        self._file.close()
 
 
 def _tables(
@@ -209,55 +180,64 @@ def build_index(
     settings, only new and changed articles are chunked and embedded, into a new segment, and
     removed or replaced ones are marked removed: the work is in proportion to the change. An
     unchanged archive is left as it is, unless the current build is damaged (checked unless not
-    `verify`): then it is built again. `force` (or other settings) builds every article again into one segment."""
+    `verify`): then it is built again. `force` (or other settings) builds every article again
+    into one segment. The store is the config's, or build folders in `index_dir`."""
     began = time.perf_counter()
-    index_dir = index_dir or config.index_dir
+    store = open_store(config, index_dir)
     try:
-        lock = _BuildLock(index_dir)
-    except OSError as exc:
-        raise BuildError(f"cannot write to {index_dir}: {exc.strerror}") from None
-    with lock:
-        settings = settings_fingerprint(models, config)
-        current = current_build(index_dir)
-        base = None
-        if current and not force:
-            try:
-                base = read_manifest(current)
-            except IndexUnavailable as exc:  # damaged, or another version's: built again below
-                warn(f"building the index again: {exc}")
-        if base is not None and base.get("settings") == settings:
-            wanted = {doc.id: document_fingerprint(doc) for doc in documents}
-            old = base["articles"]
-            changed = [doc for doc in documents if old.get(doc.id, [None, None])[1] != wanted[doc.id]]
-            gone = {doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]}
-            if changed or gone:
-                return _add_segment(config, models, current, base, changed, gone, progress, began)
-            problem = verify_build(current) if verify else None
-            if problem is None:
-                chunks = sum(entry[2] for entry in old.values())
-                return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
-            warn(f"the current index is damaged ({problem}); building it again")
-        if not documents:  # an archive emptied article by article is still a build (above)
-            raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
-        tables, embedded, model_seconds = _tables(config, models, documents, progress)
-        name = new_segment_name()
-        articles = _entries(documents, tables, name)
-        path = write_build(
-            index_dir,
-            _manifest(config, models, settings, articles),
-            [(name, tables)],
-            config.store.index_type,
-            config.store.keep_builds,
-        )
+        with store.lock():
+            return _build(config, models, store, documents, force, progress, warn, verify, began)
+    except BuildBusy as exc:
+        raise BuildError(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _build(
+    config: Config,
+    models: Models,
+    store: IndexStore,
+    documents: list[Document],
+    force: bool,
+    progress: bool,
+    warn: Callable[[str], None],
+    verify: bool,
+    began: float,
+) -> BuildResult:
+    settings = settings_fingerprint(models, config)
+    base = None
+    if not force:
+        try:
+            base = store.manifest()
+        except IndexUnavailable as exc:  # damaged, or another version's: built again below
+            warn(f"building the index again: {exc}")
+    if base is not None and base.get("settings") == settings:
+        wanted = {doc.id: document_fingerprint(doc) for doc in documents}
+        old = base["articles"]
+        changed = [doc for doc in documents if old.get(doc.id, [None, None])[1] != wanted[doc.id]]
+        gone = {doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]}
+        if changed or gone:
+            return _add_segment(config, models, store, base, changed, gone, progress, began)
+        problem = store.verify() if verify else None
+        if problem is None:
+            chunks = sum(entry[2] for entry in old.values())
+            return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, store.current(), True)
+        warn(f"the current index is damaged ({problem}); building it again")
+    if not documents:  # an archive emptied article by article is still a build (above)
+        raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
+    tables, embedded, model_seconds = _tables(config, models, documents, progress)
+    name = new_segment_name()
+    articles = _entries(documents, tables, name)
+    build = store.write(_manifest(config, models, settings, articles), [(name, tables)])
     n = len(tables.chunks)
     seconds = time.perf_counter() - began
-    return BuildResult(len(documents), n, embedded, n - embedded, seconds, path, model_seconds=model_seconds)
+    return BuildResult(len(documents), n, embedded, n - embedded, seconds, build, model_seconds=model_seconds)
 
 
 def _add_segment(
     config: Config,
     models: Models,
-    current: Path,
+    store: IndexStore,
     base: dict,
     changed: list[Document],
     gone: set[str],
@@ -274,20 +254,14 @@ def _add_segment(
         name = new_segment_name()
         new.append((name, tables))
         articles.update(_entries(changed, tables, name))
-    # A segment left with no article in the archive is dropped, not linked into the new build.
+    # A segment left with no article in the archive is dropped, not kept in the new build.
     homes = {entry[0] for entry in articles.values()}
     segments = [meta for meta in base["segments"] if meta["name"] in homes]
-    path = write_build(
-        current.parent.parent,
-        _manifest(config, models, base["settings"], articles),
-        new,
-        config.store.index_type,
-        config.store.keep_builds,
-        kept=segments,
-        base_path=current,
-    )
-    if _to_merge(read_manifest(path)):
-        path = _merge(config, models, path, progress)
+    build = store.write(_manifest(config, models, base["settings"], articles), new, kept=segments)
+    manifest = store.manifest()
+    if _to_merge(manifest):
+        build = _merge(config, models, store, manifest, progress)
+        manifest = store.manifest()
     n_new = sum(len(t.chunks) for _, t in new)
     return BuildResult(
         len(articles),
@@ -295,10 +269,10 @@ def _add_segment(
         embedded,
         n_new - embedded,
         time.perf_counter() - began,
-        path,
+        build,
         added=len(changed),
         removed=len(gone - {d.id for d in changed}),
-        segments=len(read_manifest(path)["segments"]),
+        segments=len(manifest["segments"]),
         model_seconds=model_seconds,
     )
 
@@ -317,13 +291,12 @@ def _to_merge(manifest: dict) -> set[str]:
     return merging
 
 
-def _merge(config: Config, models: Models, build: Path, progress: bool) -> Path:
+def _merge(config: Config, models: Models, store: IndexStore, manifest: dict, progress: bool) -> str:
     """A new build with the segments `_to_merge` chooses merged into one, their removed
     articles left out. Vectors come from the embedding cache."""
-    manifest = read_manifest(build)
     merging = _to_merge(manifest)
     home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
-    documents = [doc for name in merging for doc in segment_documents(build / name)[0] if home.get(doc.id) == name]
+    documents = [doc for name in merging for doc in store.segment_documents(name) if home.get(doc.id) == name]
     kept = [m for m in manifest["segments"] if m["name"] not in merging]
     new, articles = [], dict(manifest["articles"])
     if documents:
@@ -331,15 +304,16 @@ def _merge(config: Config, models: Models, build: Path, progress: bool) -> Path:
         name = new_segment_name()
         new.append((name, tables))
         articles.update(_entries(documents, tables, name))
-    return write_build(
-        build.parent.parent,
-        dict(manifest, articles=articles),
-        new,
-        config.store.index_type,
-        config.store.keep_builds,
-        kept=kept,
-        base_path=build,
-    )
+    return store.write(dict(manifest, articles=articles), new, kept=kept)
+
+
+def has_build(config: Config) -> bool:
+    """Whether the config's store holds a build."""
+    store = open_store(config)
+    try:
+        return store.current() is not None
+    finally:
+        store.close()
 
 
 def build_from_store(
@@ -353,7 +327,7 @@ def build_from_store(
     """Index what the article store holds."""
     with ArticleStore(config.articles_path) as store:
         documents = store.documents()
-    if not documents and current_build(config.index_dir) is None:
+    if not documents and not has_build(config):
         raise BuildError(
             "no articles to index: add some to the seeds folder and run `sanad-index build`, "
             "or use `sanad-index add` or `update`"

@@ -60,7 +60,7 @@ def _report(args, summary: Summary, result: BuildResult | None) -> None:
                 "embedded": result.embedded,
                 "seconds": round(result.seconds, 3),
                 "model_seconds": round(result.model_seconds, 3),
-                "build": result.path.name,
+                "build": result.build,
             }
         print(json.dumps({**summary.to_dict(), "index": index}, ensure_ascii=False))
     else:
@@ -178,6 +178,24 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    config = load_config(args.config)
+    if config.store.backend != "postgres":
+        print("store.backend is files: no database to migrate")
+        return 0
+    from .postgres import MIGRATIONS, PostgresStore
+
+    store = PostgresStore.from_config(config, migrate=False)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    latest = MIGRATIONS[-1][0]
+    done = f"applied {', '.join(map(str, applied))}" if applied else "up to date"
+    print(f"{store.where}: schema {latest} ({done})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -189,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.set_defaults(config=None)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{build,add,update,remove,list,ask,eval}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{build,add,update,remove,list,ask,eval,migrate}"
+    )
 
     p = sub.add_parser(
         "build",
@@ -288,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="rank cutoff (default 10)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="bring the PostgreSQL store's schema up to date",
+        description="With store.backend: postgres, enable the pgvector extension and apply the schema "
+        "steps the database lacks (each in its own transaction; any command applies them on first use "
+        "too). Prints the schema version. Nothing to do for the files store.",
+    )
+    p.set_defaults(func=cmd_migrate)
     return parser
 
 

@@ -11,6 +11,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -45,6 +46,13 @@ class ChunkingConfig:
     overlap_sentences: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 5, "must be 0..5"))
 
 
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return True
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     index_type: str = field(
@@ -52,6 +60,19 @@ class StoreConfig:
         metadata=_check(lambda v: v in ("auto", "flat", "hnsw", "ivf"), "must be auto, flat, hnsw or ivf"),
     )
     keep_builds: int = field(default=2, metadata=_check(lambda v: 0 <= v <= 100, "must be 0..100"))
+    backend: str = field(
+        default="files", metadata=_check(lambda v: v in ("files", "postgres"), "must be files or postgres")
+    )
+    # The password never comes from here: SANAD_POSTGRES_PASSWORD (or SANAD_POSTGRES_URL, a
+    # whole URL in the environment, which then replaces this one).
+    postgres_url: str = field(
+        default="",
+        metadata=_check(
+            lambda v: v == "" or (v.startswith(("postgresql://", "postgres://")) and not _has_password(v)),
+            "must be a postgresql:// URL without a password (set SANAD_POSTGRES_PASSWORD)",
+        )
+        | {"secret": True},
+    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +196,8 @@ def _build(cls, raw, prefix: str):
         value = _coerce(key, tp, value)
         meta = fields[name].metadata
         if meta and not meta["check"](value):
-            raise ConfigError(f"{key}: {meta['message']}, got {value!r}")
+            got = "" if meta.get("secret") else f", got {value!r}"  # it may hold a password
+            raise ConfigError(f"{key}: {meta['message']}{got}")
         values[name] = value
     return cls(**values)
 

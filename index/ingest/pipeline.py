@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..articles import Article, ArticleStore
-from ..build import BuildResult, build_from_store
+from ..build import BuildResult, build_from_store, has_build
 from ..config import Config
 from ..documents import SUFFIXES, load_file
 from ..embed import Models
-from ..store import current_build
 from .extract import NotAnArticle, extract_article
 from .feeds import FeedError, parse_feed
 from .http import Fetcher, FetchError
@@ -193,7 +192,7 @@ def _reindex(config: Config, models: Models, progress: bool, warn) -> BuildResul
     stored but could not index (another build was running, it was killed). None when the index
     already matched."""
     with ArticleStore(config.articles_path) as store:
-        if not store.count() and current_build(config.index_dir) is None:
+        if not store.count() and not has_build(config):
             return None  # nothing stored yet, nothing to index
     result = build_from_store(config, models, progress=progress, warn=warn, verify=False)
     return None if result.up_to_date else result

@@ -1,0 +1,52 @@
+"""Where the index lives, behind one interface: build folders on disk (the default, nothing to
+install), or a PostgreSQL database that several bot workers share. Building, searching,
+updating, removing and the bot use only `IndexStore`; none of them knows which one it has.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from .config import Config
+from .documents import Document
+from .store import BuildTables, FileStore, Index
+
+
+class IndexStore(Protocol):
+    where: str  # for messages: the folder, or the database (no password)
+
+    def current(self) -> str | None:
+        """The current build's id (None: nothing built yet); cheap enough to poll."""
+
+    def manifest(self) -> dict | None:
+        """The current build's manifest (None: nothing built); IndexUnavailable if unreadable."""
+
+    def verify(self) -> str | None:
+        """What is wrong with the current build, or None if it is sound."""
+
+    def write(self, manifest: dict, new: list[tuple[str, BuildTables]], kept: list[dict] = ()) -> str:
+        """Make a new build current, at once for every reader: the current build's `kept`
+        segments and the `new` ones (name, tables), described by `manifest`. Returns its id."""
+
+    def segment_documents(self, name: str) -> list[Document]:
+        """Every document a segment of the current build holds (replaced ones too)."""
+
+    def open(self, model_id: str | None = None, second_model_id=..., reuse: Index | None = None) -> Index:
+        """The current build, for searching; segments already open in `reuse` are shared."""
+
+    def lock(self) -> AbstractContextManager:
+        """Held while a build is written: one at a time (BuildBusy otherwise)."""
+
+    def close(self) -> None: ...
+
+
+def open_store(config: Config, index_dir: Path | None = None) -> IndexStore:
+    """The store `config` names; an explicit `index_dir` is always a folder (evaluations build
+    throwaway indexes there)."""
+    if index_dir is None and config.store.backend == "postgres":
+        from .postgres import PostgresStore  # psycopg is needed only by those who use it
+
+        return PostgresStore.from_config(config)
+    return FileStore(index_dir or config.index_dir, config.store.index_type, config.store.keep_builds)
