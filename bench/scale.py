@@ -4,7 +4,7 @@ search, for random vectors and for realistic ones, at 100k and 1M chunks of 384 
 "Realistic" vectors are real multilingual-e5-small chunk vectors (XQuAD and the seed, both
 languages) as centres, with many noisy neighbours around each: the clustered shape of a
 news archive, where random vectors have none. Queries are held-out vectors of the same kind.
-The index types are built by the same factory the store uses (index/store.py).
+The index types are built by the same factory the store uses (index/store/embedded.py).
 
     .venv/bin/python bench/scale.py [--sizes 100000 1000000] [--queries 200]
 """

@@ -9,7 +9,7 @@ import statistics
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from index.articles import ArticleStore
+from index.articles import open_articles
 from index.documents import Document
 from index.search import Answer, Searcher
 from index.store import IndexUnavailable
@@ -71,8 +71,9 @@ class SearchService:
         index = self.searcher.index
         dated = index.newest_first(index.doc_row.values())
         known: dict[str, str] = {}
-        if self.searcher.config.articles_path.exists():  # an index built straight from files has no store
-            with ArticleStore(self.searcher.config.articles_path) as store:
+        store = open_articles(self.searcher.config, create=False)  # an index built straight from files has none
+        if store is not None:
+            with store:
                 known = store.sources()
         counts = Counter(known.get(doc_id, "seeds") for doc_id in index.doc_row)
         return ArchiveSummary(

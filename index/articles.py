@@ -1,6 +1,7 @@
 """The article store: every article Sanad knows, whatever brought it (the seeds folder, a JSONL
-file, a feed, a link), in one SQLite file under the data folder. It is the source of truth:
-indexes are built from it, so a rebuild never fetches anything again.
+file, a feed, a link), in one SQLite file under the data folder, or in the PostgreSQL database
+of `store.backend: postgres` (so every worker shares it). It is the source of truth: indexes are
+built from it, so a rebuild never fetches anything again.
 
 An article is one row, found by its id, its canonical URL, or its text's fingerprint (the same
 story under two URLs is one article). Feeds keep what a conditional GET needs (ETag,
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .config import Config
 from .documents import Document
 
 SCHEMA = """
@@ -86,16 +88,76 @@ class Article:
 
 
 _COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, changed"
+_MARKS = ", ".join("?" * 11)  # the columns and the fingerprint
 
 
-class ArticleStore:
-    """One SQLite file; every write is one transaction, so a kill loses nothing committed."""
+class _SQLite:
+    """The file under the data folder."""
+
+    order = "rowid"  # INSERT OR REPLACE gives a rewritten row a new rowid
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self.db = sqlite3.connect(path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def execute(self, sql: str, args=()):
+        return self.db.execute(sql, args)
+
+    def transaction(self):
+        return self.db
+
+    def write_article(self, values: tuple) -> None:
+        self.db.execute(f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS})", values)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Postgres:
+    """The tables of the PostgreSQL store (its schema creates them)."""
+
+    order = "written"
+
+    def __init__(self, conn):
+        self.db = conn
+
+    def execute(self, sql: str, args=()):
+        return self.db.execute(sql.replace("?", "%s"), args)
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def write_article(self, values: tuple) -> None:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*_COLUMNS.split(", "), "fingerprint"])
+        self.execute(
+            f"INSERT INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}, written = nextval('articles_written')",
+            values,
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_articles(config: Config, create: bool = True) -> ArticleStore | None:
+    """The article store of `config`'s store; without `create`, None when there is none yet."""
+    if config.store.backend == "postgres":
+        from .store.postgres import PostgresStore
+
+        return ArticleStore(_Postgres(PostgresStore.from_config(config).connect()))
+    if not create and not config.articles_path.exists():
+        return None
+    return ArticleStore(config.articles_path)
+
+
+class ArticleStore:
+    """Every write is one transaction, so a kill loses nothing committed. Given a path, a
+    SQLite file there."""
+
+    def __init__(self, db: Path | _SQLite | _Postgres):
+        self._db = _SQLite(db) if isinstance(db, Path) else db
 
     def close(self) -> None:
         self._db.close()
@@ -129,12 +191,15 @@ class ArticleStore:
             twin = self.by_fingerprint(article.fingerprint)
             if twin is not None and twin.url != article.url:
                 if article.url:
-                    with self._db:
-                        self._db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (article.url, twin.id))
+                    with self._db.transaction():
+                        self._db.execute(
+                            "INSERT INTO aliases VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET id = excluded.id",
+                            (article.url, twin.id),
+                        )
                         self._db.execute("DELETE FROM failures WHERE url = ?", (article.url,))
                 return "duplicate"
         same = old is not None and (old.text, old.title, old.date) == (article.text, article.title, article.date)
-        with self._db:
+        with self._db.transaction():
             if old is not None and old.id != article.id:  # known under its URL: it keeps its id
                 article = replace(article, id=old.id)
             self._write(article, old.changed if same else None)
@@ -149,16 +214,13 @@ class ArticleStore:
         stamp = now()
         a = replace(article, fetched=stamp, changed=changed or stamp)
         values = [getattr(a, column) for column in _COLUMNS.split(", ")]
-        self._db.execute(
-            f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({', '.join('?' * 11)})",
-            (*values, a.fingerprint),
-        )
+        self._db.write_article((*values, a.fingerprint))
 
     def remove(self, key: str) -> Article | None:
         """Remove an article by id or URL; returns it, or None if there was none."""
         article = self.get(key)
         if article is not None:
-            with self._db:
+            with self._db.transaction():
                 self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
                 self._db.execute("DELETE FROM aliases WHERE id = ?", (article.id,))
         return article
@@ -173,11 +235,11 @@ class ArticleStore:
         if since is not None:
             query += " AND date IS NOT NULL AND date >= ?"
             args.append(since)
-        return [Article(*row) for row in self._db.execute(query + " ORDER BY rowid", args)]
+        return [Article(*row) for row in self._db.execute(f"{query} ORDER BY {self._db.order}", args).fetchall()]
 
     def sources(self) -> dict[str, str]:
         """Every article's source, by id."""
-        return dict(self._db.execute("SELECT id, source FROM articles"))
+        return dict(self._db.execute("SELECT id, source FROM articles").fetchall())
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
@@ -190,7 +252,7 @@ class ArticleStore:
         --corpus file hold now), in one transaction; articles from feeds, links and `add` stay.
         Returns (seed id, article id) for each seed left out because another article has its URL."""
         keep, skipped = {doc.id for doc in documents}, []
-        with self._db:
+        with self._db.transaction():
             for (doc_id,) in self._db.execute("SELECT id FROM articles WHERE source = 'seeds'").fetchall():
                 if doc_id not in keep:
                     self._db.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
@@ -213,13 +275,21 @@ class ArticleStore:
         return (row[0], row[1]) if row else (None, None)
 
     def set_feed_state(self, url: str, etag: str | None, modified: str | None) -> None:
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?)", (url, etag, modified, now()))
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO feeds VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                "etag = excluded.etag, modified = excluded.modified, polled = excluded.polled",
+                (url, etag, modified, now()),
+            )
 
     # Pages that failed: tried again at the next update, even when their feed has not changed.
     def record_failure(self, url: str, source: str, reason: str) -> None:
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (url, source, reason, now()))
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO failures VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                "source = excluded.source, reason = excluded.reason, at = excluded.at",
+                (url, source, reason, now()),
+            )
 
     def failures(self) -> list[tuple[str, str]]:
         """(url, source) of every page to try again."""

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .articles import ArticleStore
-from .backend import IndexStore, open_store
+from .articles import open_articles
 from .chunk import chunk_document
 from .config import Config
 from .documents import Document, load_corpus
@@ -19,7 +18,7 @@ from .embed import EmbeddingCache, Models, embed_cached
 from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
-from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexUnavailable, new_segment_name
+from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexStore, IndexUnavailable, new_segment_name, open_store
 
 
 class BuildError(RuntimeError):
@@ -325,7 +324,7 @@ def build_from_store(
     verify: bool = True,
 ) -> BuildResult:
     """Index what the article store holds."""
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         documents = store.documents()
     if not documents and not has_build(config):
         raise BuildError(
@@ -353,7 +352,7 @@ def build_from_config(
         raise BuildError(str(exc)) from None
     if not documents:
         raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         for seed, holder in store.sync_seeds(documents):
             warn(f"{seed}: its URL is already article {holder}'s; skipped")
     return build_from_store(config, models, force=force, progress=progress, warn=warn)

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .articles import ArticleStore
+from .articles import open_articles
 from .build import BuildError, BuildResult, build_from_config
 from .config import ConfigError, load_config
 from .default_model import ModelSourceError
@@ -101,7 +101,7 @@ def cmd_list(args) -> int:
             since = datetime.date.fromisoformat(args.since).isoformat()
         except ValueError:
             raise UsageError(f"--since: not a date (YYYY-MM-DD): {args.since!r}") from None
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         articles = store.articles(args.source, since)
     for article in articles:
         if args.json:
@@ -181,9 +181,9 @@ def cmd_eval(args) -> int:
 def cmd_migrate(args) -> int:
     config = load_config(args.config)
     if config.store.backend != "postgres":
-        print("store.backend is files: no database to migrate")
+        print("store.backend is embedded: no database to migrate")
         return 0
-    from .postgres import MIGRATIONS, PostgresStore
+    from .store.postgres import MIGRATIONS, PostgresStore
 
     store = PostgresStore.from_config(config, migrate=False)
     try:
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring the PostgreSQL store's schema up to date",
         description="With store.backend: postgres, enable the pgvector extension and apply the schema "
         "steps the database lacks (each in its own transaction; any command applies them on first use "
-        "too). Prints the schema version. Nothing to do for the files store.",
+        "too). Prints the schema version. Nothing to do for the embedded store.",
     )
     p.set_defaults(func=cmd_migrate)
     return parser

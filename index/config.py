@@ -61,7 +61,8 @@ class StoreConfig:
     )
     keep_builds: int = field(default=2, metadata=_check(lambda v: 0 <= v <= 100, "must be 0..100"))
     backend: str = field(
-        default="files", metadata=_check(lambda v: v in ("files", "postgres"), "must be files or postgres")
+        default="embedded",
+        metadata=_check(lambda v: v in ("embedded", "postgres"), "must be embedded or postgres"),
     )
     # The password never comes from here: SANAD_POSTGRES_PASSWORD (or SANAD_POSTGRES_URL, a
     # whole URL in the environment, which then replaces this one).

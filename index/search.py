@@ -18,13 +18,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .backend import open_store
 from .config import Config
 from .embed import Models, load_models
 from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
-from .store import LANGS, CandidateVectors, Index, Segment
+from .store import LANGS, CandidateVectors, Index, Segment, open_store
 from .when import time_scope
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work

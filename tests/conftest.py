@@ -97,10 +97,10 @@ def new_database(server) -> str:
     return server.get_uri(name)
 
 
-@pytest.fixture(params=["files", "postgres"])
+@pytest.fixture(params=["embedded", "postgres"])
 def store_config(request) -> dict:
-    """The `store` section of a config: the file store, or a fresh database on the session's
+    """The `store` section of a config: the embedded store (files), or a fresh database on the session's
     PostgreSQL. Tests that take it run against both stores."""
-    if request.param == "files":
+    if request.param == "embedded":
         return {}
     return {"backend": "postgres", "postgres_url": new_database(request.getfixturevalue("postgres_server"))}

@@ -38,7 +38,7 @@ def write_corpus(path, docs):
 # with SIGKILL right after that step, as a power cut or the OOM killer would.
 KILL_AT = """
 import os, signal, sys
-import index.store as store
+import index.store.embedded as store
 step = sys.argv.pop(1)
 def fatal(name, real):
     def call(*args, **kwargs):
@@ -87,7 +87,7 @@ def test_a_build_no_reader_could_open_never_becomes_current(tmp_path, models, mo
             array = array[:-1]
         return real_save(path, array, *args, **kwargs)
 
-    monkeypatch.setattr("index.store.np.save", wrong_rows)
+    monkeypatch.setattr("index.store.embedded.np.save", wrong_rows)
     with pytest.raises(IndexUnavailable, match="chunks.npy"):
         build_index(config, models, news(3))
     assert current_build(config.index_dir) == before
@@ -214,7 +214,7 @@ def test_a_full_disk_during_a_build_is_reported_and_changes_nothing(tmp_path, mo
             raise OSError(28, "No space left on device", str(path))
         return real_save(path, *args, **kwargs)
 
-    monkeypatch.setattr("index.store.np.save", disk_full)
+    monkeypatch.setattr("index.store.embedded.np.save", disk_full)
     with pytest.raises(OSError, match="No space"):
         build_index(config, models, news(3))
     assert current_build(config.index_dir) == before

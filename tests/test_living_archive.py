@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from index.articles import ArticleStore
-from index.backend import open_store
+from index.articles import open_articles
 from index.build import BuildError
 from index.cli import main
 from index.config import load_config
 from index.ingest.pipeline import update_archive
+from index.store import open_store
 from tests.conftest import ROOT, write_config
 from tests.fake_web import FakeWeb, Page
 
@@ -118,7 +118,7 @@ def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models
     process.kill()
     process.wait()
     config = load_config(config_path)
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         assert [a.url for a in store.articles()] == [web.url("/news/basra-port.html")]  # committed before the kill
     summary, result = update_archive(config, models)
     assert (summary.new, summary.unchanged, summary.failed) == (2, 1, [])  # the stored page is not fetched again

@@ -72,7 +72,7 @@ def test_a_failed_build_leaves_the_current_index_serving(tmp_path, models, monke
     def explode(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("index.store.faiss.write_index", explode)
+    monkeypatch.setattr("index.store.embedded.faiss.write_index", explode)
     with pytest.raises(OSError):
         build_index(config, models, small_docs("Entirely different text about rockets."))
     assert current_build(config.index_dir) == before

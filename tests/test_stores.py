@@ -11,7 +11,7 @@ import time
 import psycopg
 import pytest
 
-from index.articles import ArticleStore
+from index.articles import open_articles
 from index.build import build_from_config
 from index.cli import main
 from index.config import load_config
@@ -36,7 +36,7 @@ def _top(answer) -> tuple | None:
     return (answer.passages[0].doc_id, answer.passages[0].start) if answer.passages else None
 
 
-def test_postgres_gives_the_answers_the_file_store_gives(tmp_path, models, postgres_server):
+def test_postgres_gives_the_answers_the_embedded_store_gives(tmp_path, models, postgres_server):
     """Seed and XQuAD questions, Arabic and English, asked of the same articles in both stores."""
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
@@ -44,7 +44,7 @@ def test_postgres_gives_the_answers_the_file_store_gives(tmp_path, models, postg
         encoding="utf-8",
     )
     searchers = {}
-    for backend in ("files", "postgres"):
+    for backend in ("embedded", "postgres"):
         store = {"backend": backend, "postgres_url": new_database(postgres_server) if backend == "postgres" else ""}
         config = load_config(write_config(tmp_path / backend, store=store))
         build_from_config(config, models, seeds=ROOT / "seeds", corpus=corpus, warn=lambda _: None)
@@ -52,9 +52,9 @@ def test_postgres_gives_the_answers_the_file_store_gives(tmp_path, models, postg
     same = answered = 0
     questions = _questions() + ["How do I reverse a linked list in Python?", "كيف أحضّر الكبسة في البيت؟"]
     for question in questions:
-        files, postgres = (searchers[b].ask(question) for b in ("files", "postgres"))
-        same += _top(files) == _top(postgres)
-        answered += files.answered == postgres.answered
+        embedded, postgres = (searchers[b].ask(question) for b in ("embedded", "postgres"))
+        same += _top(embedded) == _top(postgres)
+        answered += embedded.answered == postgres.answered
     assert len(questions) >= 98
     assert same / len(questions) >= 0.95, f"{same} of {len(questions)} with the same top passage"
     assert answered == len(questions)  # abstention decided alike
@@ -122,7 +122,7 @@ def test_the_database_server_killed_mid_update_loses_nothing(tmp_path, models, p
         conn.execute(
             "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql "
             "AS $$ BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$;"
-            "CREATE TRIGGER stall BEFORE INSERT ON sanad_builds FOR EACH ROW EXECUTE FUNCTION stall()"
+            "CREATE TRIGGER stall BEFORE INSERT ON sanad.builds FOR EACH ROW EXECUTE FUNCTION stall()"
         )
     article = tmp_path / "dam.txt"
     article.write_text(
@@ -134,7 +134,7 @@ def test_the_database_server_killed_mid_update_loses_nothing(tmp_path, models, p
     try:
         for _ in range(600):
             with psycopg.connect(url, autocommit=True) as conn:
-                writing = "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'INSERT INTO sanad_builds%'"
+                writing = "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'INSERT INTO builds%'"
                 if conn.execute(writing).fetchone():
                     break
             time.sleep(0.1)
@@ -147,11 +147,11 @@ def test_the_database_server_killed_mid_update_loses_nothing(tmp_path, models, p
         _start(postgres_server)
     assert process.returncode == 1 and "cannot use the PostgreSQL database" in err, (out, err)
     assert "Traceback" not in err
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         assert [a.title for a in store.articles(source="file")] == ["Mosul Dam"]  # stored before the index
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TRIGGER stall ON sanad_builds")
-        assert conn.execute("SELECT count(*) FROM sanad_segments").fetchone()[0] == 1  # nothing half-written
+        conn.execute("DROP TRIGGER stall ON sanad.builds")
+        assert conn.execute("SELECT count(*) FROM sanad.segments").fetchone()[0] == 1  # nothing half-written
     question = "How long will grouting at the Mosul Dam continue?"
     assert worker.ask("Who attacked the house of the Iraqi prime minister?").answered  # reconnected
     assert worker.index.build_id == before and not worker.ask(question).answered
@@ -209,7 +209,7 @@ def test_a_document_survives_the_round_trip_through_the_database(tmp_path, model
     doc = Document("odd", "Odd \u200f title", "https://example.org/a?b=1", "2026-11-28", "en", text)
     corpus.write_text(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
     build_from_config(config, models, corpus=corpus, warn=lambda _: None)
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         [kept] = store.documents()
     [served] = Searcher(config, models).index.articles()
     assert served == kept and "🛰️" in served.text and "«الكاظمي»" in served.text

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..articles import Article, ArticleStore
+from ..articles import Article, ArticleStore, open_articles
 from ..build import BuildResult, build_from_store, has_build
 from ..config import Config
 from ..documents import SUFFIXES, load_file
@@ -191,7 +191,7 @@ def _reindex(config: Config, models: Models, progress: bool, warn) -> BuildResul
     """Bring the index in line with the store: whatever changed now, and whatever an earlier run
     stored but could not index (another build was running, it was killed). None when the index
     already matched."""
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         if not store.count() and not has_build(config):
             return None  # nothing stored yet, nothing to index
     result = build_from_store(config, models, progress=progress, warn=warn, verify=False)
@@ -202,7 +202,7 @@ def add_articles(
     config: Config, models: Models, targets: list[str], progress: bool = False, warn=print
 ) -> tuple[Summary, BuildResult | None]:
     """`sanad-index add`: links and files into the store, then into the index."""
-    with ArticleStore(config.articles_path) as store, fetcher_for(config) as fetcher:
+    with open_articles(config) as store, fetcher_for(config) as fetcher:
         summary = Ingestor(store, fetcher, _bar(progress, "adding")).add(targets)
     return summary, _reindex(config, models, progress, warn)
 
@@ -211,7 +211,7 @@ def update_archive(
     config: Config, models: Models, recheck: bool = False, progress: bool = False, warn=print
 ) -> tuple[Summary, BuildResult | None]:
     """`sanad-index update` and the bot's polling: every feed into the store, then the index."""
-    with ArticleStore(config.articles_path) as store, fetcher_for(config) as fetcher:
+    with open_articles(config) as store, fetcher_for(config) as fetcher:
         summary = Ingestor(store, fetcher, _bar(progress, "feed items")).update(config.sources.feeds, recheck)
     return summary, _reindex(config, models, progress, warn)
 
@@ -221,7 +221,7 @@ def remove_articles(
 ) -> tuple[Summary, BuildResult | None]:
     """`sanad-index remove`: articles by id or URL out of the store and the index."""
     summary = Summary()
-    with ArticleStore(config.articles_path) as store:
+    with open_articles(config) as store:
         for key in keys:
             found = store.remove(key) or (store.remove(canonical_url(key)) if is_web_url(key) else None)
             if found is None:

@@ -1,6 +1,7 @@
-"""Where the index lives, behind one interface: build folders on disk (the default, nothing to
-install), or a PostgreSQL database that several bot workers share. Building, searching,
-updating, removing and the bot use only `IndexStore`; none of them knows which one it has.
+"""Where the index lives, behind one interface: the embedded store (build folders on disk,
+FAISS: the default, nothing to install), or a PostgreSQL database that several bot workers
+share. Building, searching, updating, removing and the bot use only `IndexStore` and `Index`;
+none of them knows which store it has.
 """
 
 from __future__ import annotations
@@ -9,9 +10,38 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from .config import Config
-from .documents import Document
-from .store import BuildTables, FileStore, Index
+from ..config import Config
+from ..documents import Document
+from .embedded import EmbeddedStore, current_build, make_faiss_index, open_index
+from .segments import (
+    FORMAT_VERSION,
+    LANGS,
+    BuildBusy,
+    BuildTables,
+    CandidateVectors,
+    Index,
+    IndexUnavailable,
+    Segment,
+    new_segment_name,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "LANGS",
+    "BuildBusy",
+    "BuildTables",
+    "CandidateVectors",
+    "EmbeddedStore",
+    "Index",
+    "IndexStore",
+    "IndexUnavailable",
+    "Segment",
+    "current_build",
+    "make_faiss_index",
+    "new_segment_name",
+    "open_index",
+    "open_store",
+]
 
 
 class IndexStore(Protocol):
@@ -43,10 +73,10 @@ class IndexStore(Protocol):
 
 
 def open_store(config: Config, index_dir: Path | None = None) -> IndexStore:
-    """The store `config` names; an explicit `index_dir` is always a folder (evaluations build
-    throwaway indexes there)."""
+    """The store `config` names; an explicit `index_dir` is always the embedded store
+    (evaluations build throwaway indexes there)."""
     if index_dir is None and config.store.backend == "postgres":
-        from .postgres import PostgresStore  # psycopg is needed only by those who use it
+        from .postgres import PostgresStore  # psycopg is loaded only by those who use it
 
         return PostgresStore.from_config(config)
-    return FileStore(index_dir or config.index_dir, config.store.index_type, config.store.keep_builds)
+    return EmbeddedStore(index_dir or config.index_dir, config.store.index_type, config.store.keep_builds)

@@ -1,7 +1,7 @@
 """The index in PostgreSQL with pgvector: one database that several bot workers share, backed up,
 replicated and scaled by the tools that already run it.
 
-The same builds and segments as the file store (store.py), as rows: a build is a generation
+The same builds and segments as the embedded store (embedded.py), as rows: a build is a generation
 number with its manifest; a segment's documents, chunks and sentence units are rows keyed by
 (segment, row), vectors of both models as `halfvec`. A chunk records the generation that brought
 it (`born`) and the one that removed or replaced its article (`died`), so a reader of generation G
@@ -34,12 +34,12 @@ from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .config import Config
-from .documents import Document
-from .lexical import LexicalIndex
-from .split import paragraphs
-from .store import (
-    _ANY,
+from ..config import Config
+from ..documents import Document
+from ..lexical import LexicalIndex
+from ..split import paragraphs
+from .segments import (
+    ANY_MODEL,
     LANGS,
     BuildBusy,
     BuildTables,
@@ -47,13 +47,14 @@ from .store import (
     Index,
     IndexUnavailable,
     Segment,
-    _day,
     check_models,
+    day_number,
     read_manifest_dict,
 )
 
 PASSWORD_ENV = "SANAD_POSTGRES_PASSWORD"
 URL_ENV = "SANAD_POSTGRES_URL"
+SCHEMA = "sanad"
 BUILD_LOCK = 0x5A4E4144  # advisory lock key held while a build is written ("SNAD")
 # HNSW candidates examined per question: above search.candidates, so the top 30 are recalled
 # (bench/postgres.py measures recall@10 against exact search).
@@ -65,24 +66,24 @@ MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
         """
-        CREATE TABLE sanad_builds (
+        CREATE TABLE builds (
             generation bigint PRIMARY KEY,
             manifest jsonb NOT NULL,
             created timestamptz NOT NULL DEFAULT now()
         );
-        CREATE TABLE sanad_current (
+        CREATE TABLE current (
             single boolean PRIMARY KEY DEFAULT true CHECK (single),
             generation bigint NOT NULL
         );
-        CREATE TABLE sanad_segments (
+        CREATE TABLE segments (
             id serial PRIMARY KEY,
             name text NOT NULL UNIQUE,
             born bigint NOT NULL,
             died bigint,                -- the first generation without it
             lexical bytea NOT NULL      -- its BM25 index (bm25s files, tar): each worker loads it
         );
-        CREATE TABLE sanad_documents (
-            segment int NOT NULL REFERENCES sanad_segments ON DELETE CASCADE,
+        CREATE TABLE documents (
+            segment int NOT NULL REFERENCES segments ON DELETE CASCADE,
             row int NOT NULL,
             id text NOT NULL,
             title text NOT NULL,
@@ -93,8 +94,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             paragraphs jsonb NOT NULL,  -- [start, end] of each paragraph in text
             PRIMARY KEY (segment, row)
         );
-        CREATE TABLE sanad_chunks (
-            segment int NOT NULL REFERENCES sanad_segments ON DELETE CASCADE,
+        CREATE TABLE chunks (
+            segment int NOT NULL REFERENCES segments ON DELETE CASCADE,
             row int NOT NULL,
             doc int NOT NULL,           -- row in the segment's documents
             paragraph int NOT NULL,
@@ -109,8 +110,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             second halfvec,
             PRIMARY KEY (segment, row)
         );
-        CREATE TABLE sanad_units (
-            segment int NOT NULL REFERENCES sanad_segments ON DELETE CASCADE,
+        CREATE TABLE units (
+            segment int NOT NULL REFERENCES segments ON DELETE CASCADE,
             row int NOT NULL,
             start_char int NOT NULL,
             end_char int NOT NULL,
@@ -120,6 +121,27 @@ MIGRATIONS: list[tuple[int, str]] = [
             second halfvec,
             PRIMARY KEY (segment, row)
         );
+        -- The article store (see index/articles.py), shared by every worker.
+        CREATE SEQUENCE articles_written;
+        CREATE TABLE articles (
+            id text PRIMARY KEY,
+            url text UNIQUE,
+            title text NOT NULL,
+            date text,
+            lang text NOT NULL,
+            source text NOT NULL,
+            text text NOT NULL,
+            fingerprint text NOT NULL,
+            entry_date text,
+            fetched text NOT NULL,
+            changed text NOT NULL,
+            written bigint NOT NULL DEFAULT nextval('articles_written')  -- order of the last writes
+        );
+        CREATE INDEX articles_fingerprint ON articles (fingerprint);
+        CREATE INDEX articles_source ON articles (source);
+        CREATE TABLE feeds (url text PRIMARY KEY, etag text, modified text, polled text);
+        CREATE TABLE failures (url text PRIMARY KEY, source text NOT NULL, reason text NOT NULL, at text NOT NULL);
+        CREATE TABLE aliases (url text PRIMARY KEY, id text NOT NULL);
         """,
     ),
 ]
@@ -182,7 +204,10 @@ class PostgresStore:
         self.where = _without_password(url)
         self.keep_builds = keep_builds
         kwargs = {"password": password} if password else {}
-        self._conninfo = psycopg.conninfo.make_conninfo(url, connect_timeout=10, **kwargs)
+        # Every table is in the schema "sanad"; pgvector's types wherever the extension is.
+        self._conninfo = psycopg.conninfo.make_conninfo(
+            url, connect_timeout=10, options=f"-c search_path={SCHEMA},public", **kwargs
+        )
         self._pool: ConnectionPool | None = None
         self._pool_size = pool_size
         if migrate:
@@ -247,6 +272,14 @@ class PostgresStore:
             with self.connection() as conn:
                 return work(conn)
 
+    def connect(self) -> psycopg.Connection:
+        """A connection of its own (autocommit: the caller opens transactions), e.g. for the
+        article store."""
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise self._unreachable(exc) from None
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
@@ -290,15 +323,16 @@ class PostgresStore:
                         "ask an administrator to run CREATE EXTENSION vector"
                     ) from None
                 conn.execute("SELECT pg_advisory_lock(%s)", (BUILD_LOCK + 1,))  # one migration at a time
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
                 conn.execute(
-                    "CREATE TABLE IF NOT EXISTS sanad_schema "
+                    "CREATE TABLE IF NOT EXISTS schema_version "
                     "(version int PRIMARY KEY, applied timestamptz DEFAULT now())"
                 )
                 conn.commit()
                 for version, sql in MIGRATIONS:
                     if version > _schema_version(conn):
                         conn.execute(sql)
-                        conn.execute("INSERT INTO sanad_schema (version) VALUES (%s)", (version,))
+                        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
                         conn.commit()
                         applied.append(version)
                 conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK + 1,))
@@ -311,16 +345,14 @@ class PostgresStore:
 
     def current(self) -> str | None:
         def read(conn):
-            row = conn.execute("SELECT generation FROM sanad_current").fetchone()
+            row = conn.execute("SELECT generation FROM current").fetchone()
             return str(row[0]) if row else None
 
         return self._retrying(read)
 
     def manifest(self) -> dict | None:
         def read(conn):
-            return conn.execute(
-                "SELECT b.manifest FROM sanad_current c JOIN sanad_builds b USING (generation)"
-            ).fetchone()
+            return conn.execute("SELECT b.manifest FROM current c JOIN builds b USING (generation)").fetchone()
 
         row = self._retrying(read)
         return read_manifest_dict(row[0], self.where) if row else None
@@ -334,10 +366,10 @@ class PostgresStore:
             with self.connection() as conn:
                 for meta in manifest["segments"]:
                     counts = conn.execute(
-                        "SELECT (SELECT count(*) FROM sanad_documents WHERE segment = s.id),"
-                        " (SELECT count(*) FROM sanad_chunks WHERE segment = s.id),"
-                        " (SELECT count(*) FROM sanad_units WHERE segment = s.id)"
-                        " FROM sanad_segments s WHERE s.name = %s",
+                        "SELECT (SELECT count(*) FROM documents WHERE segment = s.id),"
+                        " (SELECT count(*) FROM chunks WHERE segment = s.id),"
+                        " (SELECT count(*) FROM units WHERE segment = s.id)"
+                        " FROM segments s WHERE s.name = %s",
                         (meta["name"],),
                     ).fetchone()
                     wanted = (meta["documents"], meta["chunks"], meta["sentences"])
@@ -368,30 +400,29 @@ class PostgresStore:
         one transaction. Builds past `keep_builds` and segments none of them holds are deleted."""
         with self.connection() as conn:
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            row = conn.execute("SELECT generation FROM sanad_current FOR UPDATE").fetchone()
+            row = conn.execute("SELECT generation FROM current FOR UPDATE").fetchone()
             previous = row[0] if row else 0
-            generation = (conn.execute("SELECT coalesce(max(generation), 0) FROM sanad_builds").fetchone()[0]) + 1
+            generation = (conn.execute("SELECT coalesce(max(generation), 0) FROM builds").fetchone()[0]) + 1
             written = [_write_segment(conn, name, tables, generation) for name, tables in new]
             home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
             kept_names = [meta["name"] for meta in kept]
             for name in kept_names:
-                seg = conn.execute("SELECT id FROM sanad_segments WHERE name = %s", (name,)).fetchone()[0]
-                rows = conn.execute("SELECT row, id FROM sanad_documents WHERE segment = %s", (seg,)).fetchall()
+                seg = conn.execute("SELECT id FROM segments WHERE name = %s", (name,)).fetchone()[0]
+                rows = conn.execute("SELECT row, id FROM documents WHERE segment = %s", (seg,)).fetchall()
                 gone = [r for r, doc_id in rows if home.get(doc_id) != name]
                 if gone:
                     conn.execute(
-                        "UPDATE sanad_chunks SET died = %s WHERE segment = %s AND doc = ANY(%s) AND died IS NULL",
+                        "UPDATE chunks SET died = %s WHERE segment = %s AND doc = ANY(%s) AND died IS NULL",
                         (generation, seg, gone),
                     )
             # Segments of the previous build that this one does not keep.
             conn.execute(
-                "UPDATE sanad_chunks SET died = %(g)s WHERE died IS NULL AND segment IN "
-                "(SELECT id FROM sanad_segments WHERE died IS NULL AND born < %(g)s AND NOT name = ANY(%(kept)s))",
+                "UPDATE chunks SET died = %(g)s WHERE died IS NULL AND segment IN "
+                "(SELECT id FROM segments WHERE died IS NULL AND born < %(g)s AND NOT name = ANY(%(kept)s))",
                 {"g": generation, "kept": kept_names},
             )
             conn.execute(
-                "UPDATE sanad_segments SET died = %(g)s "
-                "WHERE died IS NULL AND born < %(g)s AND NOT name = ANY(%(kept)s)",
+                "UPDATE segments SET died = %(g)s WHERE died IS NULL AND born < %(g)s AND NOT name = ANY(%(kept)s)",
                 {"g": generation, "kept": kept_names},
             )
             segments = [*kept, *written]
@@ -403,10 +434,10 @@ class PostgresStore:
                 sentences=sum(m["sentences"] for m in segments),
             )
             conn.execute(
-                "INSERT INTO sanad_builds (generation, manifest) VALUES (%s, %s)", (generation, json.dumps(manifest))
+                "INSERT INTO builds (generation, manifest) VALUES (%s, %s)", (generation, json.dumps(manifest))
             )
             conn.execute(
-                "INSERT INTO sanad_current (generation) VALUES (%s) "
+                "INSERT INTO current (generation) VALUES (%s) "
                 "ON CONFLICT (single) DO UPDATE SET generation = EXCLUDED.generation",
                 (generation,),
             )
@@ -414,28 +445,28 @@ class PostgresStore:
                 _ensure_vector_index(conn, new[0][1].vectors.shape[1])
             # Builds kept besides the current one; the segments none of them holds go.
             oldest = conn.execute(
-                "SELECT coalesce(min(generation), %s) FROM (SELECT generation FROM sanad_builds "
+                "SELECT coalesce(min(generation), %s) FROM (SELECT generation FROM builds "
                 "WHERE generation < %s ORDER BY generation DESC LIMIT %s) kept",
                 (generation, generation, self.keep_builds),
             ).fetchone()[0]
-            conn.execute("DELETE FROM sanad_builds WHERE generation < %s", (oldest,))
-            conn.execute("DELETE FROM sanad_segments WHERE died IS NOT NULL AND died <= %s", (oldest,))
+            conn.execute("DELETE FROM builds WHERE generation < %s", (oldest,))
+            conn.execute("DELETE FROM segments WHERE died IS NOT NULL AND died <= %s", (oldest,))
             del previous
         return str(generation)
 
     def segment_documents(self, name: str) -> list[Document]:
         with self.connection() as conn:
-            seg = conn.execute("SELECT id FROM sanad_segments WHERE name = %s", (name,)).fetchone()
+            seg = conn.execute("SELECT id FROM segments WHERE name = %s", (name,)).fetchone()
             if seg is None:
                 raise IndexUnavailable(f"segment {name} is missing from {self.where}; rebuild with `sanad-index build`")
             return [doc for doc, _ in _documents(conn, seg[0])]
 
     # -- reading -----------------------------------------------------------------------------
 
-    def open(self, model_id: str | None = None, second_model_id=_ANY, reuse: Index | None = None) -> Index:
+    def open(self, model_id: str | None = None, second_model_id=ANY_MODEL, reuse: Index | None = None) -> Index:
         def read(conn):
             row = conn.execute(
-                "SELECT c.generation, b.manifest FROM sanad_current c JOIN sanad_builds b USING (generation)"
+                "SELECT c.generation, b.manifest FROM current c JOIN builds b USING (generation)"
             ).fetchone()
             if row is None:
                 raise IndexUnavailable(f"no index in {self.where}: build one with `sanad-index build`")
@@ -445,7 +476,7 @@ class PostgresStore:
             known = {seg.name: seg for seg in reuse.segments} if reuse is not None else {}
             ids = dict(
                 conn.execute(
-                    "SELECT name, id FROM sanad_segments WHERE name = ANY(%s)",
+                    "SELECT name, id FROM segments WHERE name = ANY(%s)",
                     ([m["name"] for m in manifest["segments"]],),
                 ).fetchall()
             )
@@ -460,16 +491,16 @@ class PostgresStore:
 
 
 def _schema_version(conn: psycopg.Connection) -> int:
-    if conn.execute("SELECT to_regclass('sanad_schema')").fetchone()[0] is None:
+    if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
         return 0
-    return conn.execute("SELECT coalesce(max(version), 0) FROM sanad_schema").fetchone()[0]
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
 
 
 def _ensure_vector_index(conn: psycopg.Connection, dim: int) -> None:
     """The HNSW index over the model's chunk vectors, made once per vector size (pgvector
     indexes a typed expression: the column itself has no size)."""
     conn.execute(
-        f"CREATE INDEX IF NOT EXISTS sanad_chunks_vector_{dim} ON sanad_chunks "
+        f"CREATE INDEX IF NOT EXISTS chunks_vector_{dim} ON chunks "
         f"USING hnsw ((vector::halfvec({dim})) halfvec_ip_ops) WITH (m = 16, ef_construction = 64)"
     )
 
@@ -487,19 +518,19 @@ def _write_segment(conn: psycopg.Connection, name: str, t: BuildTables, generati
         t.lexical.save(Path(tmp) / "lexical")
         lexical = _pack(Path(tmp) / "lexical")
     seg = conn.execute(
-        "INSERT INTO sanad_segments (name, born, lexical) VALUES (%s, %s, %s) RETURNING id", (name, generation, lexical)
+        "INSERT INTO segments (name, born, lexical) VALUES (%s, %s, %s) RETURNING id", (name, generation, lexical)
     ).fetchone()[0]
     doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
     with conn.cursor().copy(
-        "COPY sanad_documents (segment, row, id, title, url, date, lang, text, paragraphs) FROM STDIN"
+        "COPY documents (segment, row, id, title, url, date, lang, text, paragraphs) FROM STDIN"
     ) as copy:
         for i, doc in enumerate(t.documents):
             spans = json.dumps([list(p.span) for p in paragraphs(doc.text)])
             copy.write_row((seg, i, doc.id, doc.title, doc.url, doc.date, doc.lang, doc.text, spans))
-    days = [_day(doc.date) for doc in t.documents]
+    days = [day_number(doc.date) for doc in t.documents]
     second = t.second_vectors is not None
     with conn.cursor().copy(
-        "COPY sanad_chunks (segment, row, doc, paragraph, start_char, end_char, lang, units, day, born, vector, second)"
+        "COPY chunks (segment, row, doc, paragraph, start_char, end_char, lang, units, day, born, vector, second)"
         " FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(
@@ -524,7 +555,7 @@ def _write_segment(conn: psycopg.Connection, name: str, t: BuildTables, generati
                 )
             )
     with conn.cursor().copy(
-        "COPY sanad_units (segment, row, start_char, end_char, sentence_start, sentence_end, vector, second)"
+        "COPY units (segment, row, start_char, end_char, sentence_start, sentence_end, vector, second)"
         " FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(["int4", "int4", "int4", "int4", "int4", "int4", "halfvec", "halfvec"])
@@ -543,7 +574,7 @@ def _write_segment(conn: psycopg.Connection, name: str, t: BuildTables, generati
 
 def _documents(conn: psycopg.Connection, seg: int) -> list[tuple[Document, list]]:
     rows = conn.execute(
-        "SELECT id, title, url, date, lang, text, paragraphs FROM sanad_documents WHERE segment = %s ORDER BY row",
+        "SELECT id, title, url, date, lang, text, paragraphs FROM documents WHERE segment = %s ORDER BY row",
         (seg,),
     ).fetchall()
     return [(Document(*row[:6]), [tuple(span) for span in row[6]]) for row in rows]
@@ -553,7 +584,7 @@ def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
     """What a worker keeps of a segment: everything but the vectors."""
     docs = _documents(conn, seg)
     rows = conn.execute(
-        "SELECT doc, paragraph, start_char, end_char, lang, units FROM sanad_chunks WHERE segment = %s ORDER BY row",
+        "SELECT doc, paragraph, start_char, end_char, lang, units FROM chunks WHERE segment = %s ORDER BY row",
         (seg,),
     ).fetchall()
     units = [r for row in rows for r in row[5]]
@@ -561,13 +592,12 @@ def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
     table = np.array([(*row[:5], end) for row, end in zip(rows, ends)], dtype=np.int64).reshape(-1, 6)
     spans = np.array(
         conn.execute(
-            "SELECT start_char, end_char, sentence_start, sentence_end FROM sanad_units "
-            "WHERE segment = %s ORDER BY row",
+            "SELECT start_char, end_char, sentence_start, sentence_end FROM units WHERE segment = %s ORDER BY row",
             (seg,),
         ).fetchall(),
         dtype=np.int64,
     ).reshape(-1, 4)
-    blob = conn.execute("SELECT lexical FROM sanad_segments WHERE id = %s", (seg,)).fetchone()[0]
+    blob = conn.execute("SELECT lexical FROM segments WHERE id = %s", (seg,)).fetchone()[0]
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(tmp, filter="data")
@@ -594,7 +624,7 @@ def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
 
 class PostgresIndex(Index):
     """A build served from the database: nearest chunks by its HNSW index, vectors of the
-    candidates fetched per question; the rest in memory, as in the file store."""
+    candidates fetched per question; the rest in memory, as in the embedded store."""
 
     def __init__(self, build_id, manifest, segments, store: PostgresStore, generation: int, ids: dict[str, int]):
         super().__init__(build_id, manifest, segments)
@@ -611,7 +641,7 @@ class PostgresIndex(Index):
             where += " AND (day < 0 OR day BETWEEN %(first)s AND %(last)s)"
             args.update(first=period[0].toordinal(), last=period[1].toordinal())
         sql = (
-            f"SELECT segment, row FROM sanad_chunks WHERE {where} "
+            f"SELECT segment, row FROM chunks WHERE {where} "
             f"ORDER BY vector::halfvec({dim}) <#> %(q)b::halfvec({dim}) LIMIT %(n)s"
         )
         rows = self._store._retrying(lambda conn: conn.execute(sql, args).fetchall())
@@ -634,12 +664,12 @@ class PostgresIndex(Index):
         def fetch(conn):
             cur = conn.cursor(binary=True)
             chunks = cur.execute(
-                "SELECT c.segment, c.row, c.vector, c.second FROM sanad_chunks c "
+                "SELECT c.segment, c.row, c.vector, c.second FROM chunks c "
                 "JOIN unnest(%s::int[], %s::int[]) AS w(segment, row) USING (segment, row)",
                 (segs, rows),
             ).fetchall()
             units = cur.execute(
-                "SELECT u.segment, u.row, u.vector, u.second FROM sanad_units u "
+                "SELECT u.segment, u.row, u.vector, u.second FROM units u "
                 "JOIN unnest(%s::int[], %s::int[]) AS w(segment, row) USING (segment, row)",
                 (unit_segs, unit_flat),
             ).fetchall()
