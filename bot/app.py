@@ -24,7 +24,7 @@ from index.search import Searcher
 
 from . import handlers
 from .access import Access, RateLimiter
-from .keyboards import QuestionStore
+from .keyboards import open_question_store
 from .polling import schedule_polling
 from .service import SearchService
 from .texts import text
@@ -85,7 +85,7 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
         SearchService(searcher, b.max_concurrent_searches),
         Access(b),
         RateLimiter(b.rate_limit_per_minute),
-        QuestionStore(config.data_dir / "buttons.sqlite", b.button_days * 24 * 3600),
+        open_question_store(config),
     )
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(CommandHandler("start", handlers.start))

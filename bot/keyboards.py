@@ -11,14 +11,15 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from index.config import Config
 from index.search import Answer, Passage
+from index.store.database import PostgresDatabase, SQLiteDatabase, open_database
 
 from .texts import text
 
@@ -58,19 +59,26 @@ class AskedQuestion:
         self.shown = max([self.shown, *self.passages])
 
 
-class QuestionStore:
-    """Questions behind buttons, by short id, in SQLite under the data folder: the buttons of a
-    reply keep working after the bot restarts, until they are `ttl_seconds` old."""
+BUTTONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (key TEXT PRIMARY KEY, created REAL NOT NULL, state TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS questions_created ON questions (created);
+"""
 
-    def __init__(self, path: Path, ttl_seconds: float = 7 * 24 * 3600):
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+def open_question_store(config: Config) -> QuestionStore:
+    """In the store's database (every worker of one bot answers any button), or in SQLite under
+    the data folder."""
+    db = open_database(config, config.data_dir / "buttons.sqlite", BUTTONS_SCHEMA)
+    return QuestionStore(db, config.bot.button_days * 24 * 3600)
+
+
+class QuestionStore:
+    """Questions behind buttons, by short id: the buttons of a reply keep working after the bot
+    restarts, until they are `ttl_seconds` old. Given a path, a SQLite file there."""
+
+    def __init__(self, db: Path | SQLiteDatabase | PostgresDatabase, ttl_seconds: float = 7 * 24 * 3600):
         self.ttl = ttl_seconds
-        self._db = sqlite3.connect(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS questions (key TEXT PRIMARY KEY, created REAL NOT NULL, state TEXT NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS questions_created ON questions (created)")
+        self._db = SQLiteDatabase(db, BUTTONS_SCHEMA) if isinstance(db, Path) else db
         self._adds = 0
 
     def close(self) -> None:
@@ -83,7 +91,7 @@ class QuestionStore:
         self.save(key, asked)
         self._adds += 1
         if self._adds % 1000 == 1:  # now and then, forget the expired
-            with self._db:
+            with self._db.transaction():
                 self._db.execute("DELETE FROM questions WHERE created < ?", (time.time() - self.ttl,))
         return key
 
@@ -96,9 +104,10 @@ class QuestionStore:
                 rank: [q.doc_id, q.paragraph, q.start, q.end, q.digest.hex()] for rank, q in asked.passages.items()
             },
         }
-        with self._db:
+        with self._db.transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO questions VALUES (?, ?, ?)",
+                "INSERT INTO questions VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET created = excluded.created, state = excluded.state",
                 (key, asked.created, json.dumps(state, ensure_ascii=False)),
             )
 

@@ -11,13 +11,13 @@ Last-Modified), and pages that failed are kept to be tried again at the next upd
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Config
 from .documents import Document
+from .store.database import PostgresDatabase, SQLiteDatabase, open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -91,73 +91,19 @@ _COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, chang
 _MARKS = ", ".join("?" * 11)  # the columns and the fingerprint
 
 
-class _SQLite:
-    """The file under the data folder."""
-
-    order = "rowid"  # INSERT OR REPLACE gives a rewritten row a new rowid
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-
-    def execute(self, sql: str, args=()):
-        return self.db.execute(sql, args)
-
-    def transaction(self):
-        return self.db
-
-    def write_article(self, values: tuple) -> None:
-        self.db.execute(f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS})", values)
-
-    def close(self) -> None:
-        self.db.close()
-
-
-class _Postgres:
-    """The tables of the PostgreSQL store (its schema creates them)."""
-
-    order = "written"
-
-    def __init__(self, conn):
-        self.db = conn
-
-    def execute(self, sql: str, args=()):
-        return self.db.execute(sql.replace("?", "%s"), args)
-
-    def transaction(self):
-        return self.db.transaction()
-
-    def write_article(self, values: tuple) -> None:
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*_COLUMNS.split(", "), "fingerprint"])
-        self.execute(
-            f"INSERT INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}, written = nextval('articles_written')",
-            values,
-        )
-
-    def close(self) -> None:
-        self.db.close()
-
-
 def open_articles(config: Config, create: bool = True) -> ArticleStore | None:
     """The article store of `config`'s store; without `create`, None when there is none yet."""
-    if config.store.backend == "postgres":
-        from .store.postgres import PostgresStore
-
-        return ArticleStore(_Postgres(PostgresStore.from_config(config).connect()))
-    if not create and not config.articles_path.exists():
+    if config.store.backend != "postgres" and not create and not config.articles_path.exists():
         return None
-    return ArticleStore(config.articles_path)
+    return ArticleStore(open_database(config, config.articles_path, SCHEMA))
 
 
 class ArticleStore:
     """Every write is one transaction, so a kill loses nothing committed. Given a path, a
     SQLite file there."""
 
-    def __init__(self, db: Path | _SQLite | _Postgres):
-        self._db = _SQLite(db) if isinstance(db, Path) else db
+    def __init__(self, db: Path | SQLiteDatabase | PostgresDatabase):
+        self._db = SQLiteDatabase(db, SCHEMA) if isinstance(db, Path) else db
 
     def close(self) -> None:
         self._db.close()
@@ -213,8 +159,16 @@ class ArticleStore:
         """Insert or replace one row (inside the caller's transaction); `changed` None: now."""
         stamp = now()
         a = replace(article, fetched=stamp, changed=changed or stamp)
-        values = [getattr(a, column) for column in _COLUMNS.split(", ")]
-        self._db.write_article((*values, a.fingerprint))
+        values = (*[getattr(a, column) for column in _COLUMNS.split(", ")], a.fingerprint)
+        if self._db.postgres:  # a rewritten row goes last, as SQLite's REPLACE gives it a new rowid
+            updates = ", ".join(f"{c} = excluded.{c}" for c in [*_COLUMNS.split(", "), "fingerprint"])
+            self._db.execute(
+                f"INSERT INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS}) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}, written = nextval('articles_written')",
+                values,
+            )
+        else:
+            self._db.execute(f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS})", values)
 
     def remove(self, key: str) -> Article | None:
         """Remove an article by id or URL; returns it, or None if there was none."""
@@ -235,7 +189,8 @@ class ArticleStore:
         if since is not None:
             query += " AND date IS NOT NULL AND date >= ?"
             args.append(since)
-        return [Article(*row) for row in self._db.execute(f"{query} ORDER BY {self._db.order}", args).fetchall()]
+        order = "written" if self._db.postgres else "rowid"  # the last written last
+        return [Article(*row) for row in self._db.execute(f"{query} ORDER BY {order}", args).fetchall()]
 
     def sources(self) -> dict[str, str]:
         """Every article's source, by id."""

@@ -664,3 +664,40 @@ async def test_latest_lists_the_newest_first_and_sources_sums_up_the_archive(tel
     assert on_topic.index("Port now") < on_topic.index("Port in 2018") and "Dam talks" not in on_topic
     assert sources.startswith("📚 Indexed articles: 4") and "Dated 12 Mar 2018" in sources
     assert "article files: 4" in sources and sources.index("Port now") < sources.index("Port in 2018")
+
+
+async def test_two_workers_on_one_database_answer_each_others_buttons_and_serve_one_update(
+    telegram, tmp_path, models, postgres_server
+):
+    """Two bot processes' worth of state (separate data folders) on one PostgreSQL store: a
+    button of a reply by the first works on the second, and an article added by a command
+    elsewhere is served by both without a restart."""
+    from index.ingest.pipeline import add_articles
+    from tests.conftest import new_database
+
+    store = {"backend": "postgres", "postgres_url": new_database(postgres_server)}
+    configs = [load_config(write_config(tmp_path / name, store=store)) for name in ("first", "second")]
+    build_from_config(configs[0], models, warn=lambda _: None)
+    workers = [Searcher(config, models) for config in configs]
+    message = {"message_id": 99, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT, "text": "x"}
+    async with running(telegram, configs[0], workers[0]):
+        telegram.send("Who condemned the attack?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+    more_button = next(b for b in buttons(reply) if b["callback_data"].startswith("more:"))
+    article = tmp_path / "dam.txt"
+    article.write_text("Mosul Dam\n\nGrouting at the Mosul Dam will go on for eleven more years.", encoding="utf-8")
+    async with running(telegram, configs[1], workers[1], reload_check_seconds=0.2):
+        since = len(telegram.calls)
+        telegram.press(message, more_button["callback_data"], user_id=USER)
+        [more] = await telegram.wait_for("sendMessage", since=since)
+        add_articles(configs[0], models, [str(article)], warn=lambda _: None)  # the first worker's side
+        for _ in range(50):
+            if workers[1].index.n_documents == 2:
+                break
+            await telegram.quiet(0.1)
+        since = len(telegram.calls)
+        telegram.send("How long will grouting at the Mosul Dam go on?", user_id=USER)
+        [dam] = await telegram.wait_for("sendMessage", since=since)
+    assert "<b>4.</b>" in more.params["text"]
+    assert "eleven more years" in dam.params["text"]
+    assert workers[0].reload() and "eleven more years" in workers[0].ask("Mosul Dam grouting").passages[0].text

@@ -2,6 +2,7 @@
 build seen whole or not at all by readers in other processes, and nothing lost when the
 database server dies in the middle of an update."""
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -177,9 +178,9 @@ def test_migrate_applies_the_schema_once_and_an_unreachable_server_is_one_clear_
     url = new_database(postgres_server)
     config = str(write_config(tmp_path, store={"backend": "postgres", "postgres_url": url}))
     assert main(["migrate", "--config", config]) == 0
-    assert "schema 1 (applied 1)" in capsys.readouterr().out
+    assert "schema 2 (applied 1, 2)" in capsys.readouterr().out
     assert main(["migrate", "--config", config]) == 0
-    assert "schema 1 (up to date)" in capsys.readouterr().out
+    assert "schema 2 (up to date)" in capsys.readouterr().out
     nowhere = str(
         write_config(
             tmp_path / "nowhere", store={"backend": "postgres", "postgres_url": "postgresql://sanad@127.0.0.1:9/sanad"}
@@ -213,3 +214,47 @@ def test_a_document_survives_the_round_trip_through_the_database(tmp_path, model
         [kept] = store.documents()
     [served] = Searcher(config, models).index.articles()
     assert served == kept and "🛰️" in served.text and "«الكاظمي»" in served.text
+
+
+def test_a_period_gets_as_many_candidates_as_asked_from_the_hnsw_index(tmp_path, models, postgres_server):
+    """300 short articles over ten months; a question about one month must still get its n
+    nearest chunks from that month, though most of HNSW's nearest are outside it."""
+    url = new_database(postgres_server)
+    config = load_config(write_config(tmp_path, store={"backend": "postgres", "postgres_url": url}))
+    towns = ["Basra", "Mosul", "Kirkuk", "Najaf", "Erbil", "Karbala"]
+    documents = [
+        Document(
+            f"n{i}",
+            f"Note {i}",
+            None,
+            f"2025-{1 + i % 10:02d}-{1 + i % 28:02d}",
+            "en",
+            f"Council meeting {i} in {towns[i % 6]} discussed the water supply and road {i}.",
+        )
+        for i in range(300)
+    ]
+    from index.build import build_index
+
+    build_index(config, models, documents)
+    searcher = Searcher(config, models)
+    [query] = searcher.queries(["What did the council meeting discuss about the water supply?"])
+    march = (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+    chosen = searcher.index.nearest(query.vector, 20, march)
+    rows = [row for found in chosen for row in found]
+    assert len(rows) == 20  # 30 of the 300 are dated in March
+    days = searcher.index.masks(march)
+    assert all(days[number][row] for number, found in enumerate(chosen) for row in found)
+
+
+def test_a_user_who_may_not_enable_pgvector_is_told_what_to_ask_for(tmp_path, capsys, postgres_server):
+    url = new_database(postgres_server)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS reporter")
+        conn.execute("CREATE ROLE reporter LOGIN")
+        conn.execute("GRANT CREATE ON SCHEMA public TO reporter")
+        conn.execute(f"GRANT CREATE ON DATABASE {psycopg.conninfo.conninfo_to_dict(url)['dbname']} TO reporter")
+    as_reporter = url.replace("postgres:@", "reporter@", 1)
+    config = str(write_config(tmp_path, store={"backend": "postgres", "postgres_url": as_reporter}))
+    assert main(["migrate", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert "ask an administrator to run CREATE EXTENSION vector" in err and "Traceback" not in err

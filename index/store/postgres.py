@@ -144,6 +144,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE aliases (url text PRIMARY KEY, id text NOT NULL);
         """,
     ),
+    (
+        2,
+        """
+        -- The questions behind the bot's buttons: any worker answers any button.
+        CREATE TABLE questions (key text PRIMARY KEY, created double precision NOT NULL, state text NOT NULL);
+        CREATE INDEX questions_created ON questions (created);
+        """,
+    ),
 ]
 
 
