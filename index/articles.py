@@ -224,6 +224,24 @@ class ArticleStore:
                     self._write(Article(doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text), None)
         return skipped
 
+    def copy_into(self, other: ArticleStore) -> int:
+        """Every row of this store (articles, feeds, failures, aliases) into `other`, an empty
+        one, in one transaction, articles in the order they were written; returns how many
+        articles. How an archive moves from the SQLite file to PostgreSQL."""
+        order = "written" if self._db.postgres else "rowid"
+        tables = {
+            "articles": (f"{_COLUMNS}, fingerprint", order),
+            "feeds": ("url, etag, modified, polled", "url"),
+            "failures": ("url, source, reason, at", "at"),
+            "aliases": ("url, id", "url"),
+        }
+        with other._db.transaction():
+            for table, (columns, sort) in tables.items():
+                marks = ", ".join("?" * len(columns.split(", ")))
+                for row in self._db.execute(f"SELECT {columns} FROM {table} ORDER BY {sort}").fetchall():
+                    other._db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        return self.count()
+
     # Feeds: what the conditional GET needs.
     def feed_state(self, url: str) -> tuple[str | None, str | None]:
         row = self._db.execute("SELECT etag, modified FROM feeds WHERE url = ?", (url,)).fetchone()

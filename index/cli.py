@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .articles import open_articles
+from .articles import ArticleStore, open_articles
 from .build import BuildError, BuildResult, build_from_config
 from .config import ConfigError, load_config
 from .default_model import ModelSourceError
@@ -193,6 +193,11 @@ def cmd_migrate(args) -> int:
     latest = MIGRATIONS[-1][0]
     done = f"applied {', '.join(map(str, applied))}" if applied else "up to date"
     print(f"{store.where}: schema {latest} ({done})")
+    if config.articles_path.exists():  # an archive kept by the embedded store moves over, once
+        with ArticleStore(config.articles_path) as old, open_articles(config) as new:
+            if old.count() and not new.count():
+                moved = old.copy_into(new)
+                print(f"took over {moved} articles from {config.articles_path}: run `sanad-index build` to index them")
     return 0
 
 
@@ -315,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring the PostgreSQL store's schema up to date",
         description="With store.backend: postgres, enable the pgvector extension and apply the schema "
         "steps the database lacks (each in its own transaction; any command applies them on first use "
-        "too). Prints the schema version. Nothing to do for the embedded store.",
+        "too). Prints the schema version. The first time, it also takes over the articles, feeds and "
+        "failed pages an embedded store kept in data_dir (then `sanad-index build` indexes them, "
+        "from the embedding cache). Nothing to do for the embedded store.",
     )
     p.set_defaults(func=cmd_migrate)
     return parser

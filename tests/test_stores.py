@@ -12,7 +12,7 @@ import time
 import psycopg
 import pytest
 
-from index.articles import open_articles
+from index.articles import Article, ArticleStore, open_articles
 from index.build import build_from_config
 from index.cli import main
 from index.config import load_config
@@ -177,10 +177,17 @@ def _start(server) -> None:
 def test_migrate_applies_the_schema_once_and_an_unreachable_server_is_one_clear_line(tmp_path, capsys, postgres_server):
     url = new_database(postgres_server)
     config = str(write_config(tmp_path, store={"backend": "postgres", "postgres_url": url}))
+    with ArticleStore(load_config(config).articles_path) as embedded:  # kept by the embedded store before
+        embedded.put(Article("a1", "https://example.org/a1", "Dam", "2026-11-01", "en", "link", "The dam holds."))
     assert main(["migrate", "--config", config]) == 0
-    assert "schema 2 (applied 1, 2)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "schema 2 (applied 1, 2)" in out and "took over 1 articles" in out
     assert main(["migrate", "--config", config]) == 0
-    assert "schema 2 (up to date)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "schema 2 (up to date)" in out and "took over" not in out
+    assert main(["list", "--config", config]) == 0  # now read from the database
+    assert capsys.readouterr().out == "a1\t2026-11-01\tlink\tDam\n"
+
     nowhere = str(
         write_config(
             tmp_path / "nowhere", store={"backend": "postgres", "postgres_url": "postgresql://sanad@127.0.0.1:9/sanad"}
