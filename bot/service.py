@@ -44,6 +44,7 @@ class SearchService:
         self._latencies: deque[float] = deque(maxlen=1000)
         self.served = 0
         self._refused_build = None  # a damaged build already reported, not retried every check
+        self._store_problem = None  # the last reason the store could not be asked, logged once
 
     async def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         async with self._slots:
@@ -113,7 +114,14 @@ class SearchService:
 
     async def check_for_build(self) -> None:
         """Serve the current build if it is newer than the one in use."""
-        newest = await asyncio.to_thread(self.searcher.newest_build)
+        try:
+            newest = await asyncio.to_thread(self.searcher.newest_build)
+        except IndexUnavailable as exc:  # the store's server is down: the build in use keeps serving
+            if str(exc) != self._store_problem:
+                log.warning("cannot check for a new build: %s", exc)
+            self._store_problem = str(exc)
+            return
+        self._store_problem = None
         if newest in (self.searcher.index.build_id, self._refused_build):
             return
         try:
