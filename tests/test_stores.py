@@ -1,6 +1,6 @@
 """Both stores behave as one: the same answers from build folders and from PostgreSQL, a new
-build seen whole or not at all by readers in other processes, and nothing lost when the
-database server dies in the middle of an update."""
+build seen whole or not at all by every worker, and nothing lost when the database server dies
+in the middle of an update."""
 
 import datetime as dt
 import json
@@ -61,9 +61,10 @@ def test_postgres_gives_the_answers_the_embedded_store_gives(tmp_path, models, p
     assert answered == len(questions)  # abstention decided alike
 
 
-def test_readers_in_other_processes_see_a_new_build_whole_or_not_at_all(tmp_path, models, store_config):
-    """Two workers (Searchers) on one store: while an article is corrected again and again, a
-    reader always finds exactly one version of it, and both switch to each new build."""
+def test_two_workers_see_each_new_build_whole_or_not_at_all(tmp_path, models, store_config):
+    """Two workers (Searchers, each with its own connections) on one store: while an article is
+    corrected again and again, a reader always finds exactly one version of it, and both switch
+    to each new build."""
     config = load_config(write_config(tmp_path, store=store_config))
     build_from_config(config, models, warn=lambda _: None)
     article = tmp_path / "bridge.txt"
@@ -110,8 +111,8 @@ def test_readers_in_other_processes_see_a_new_build_whole_or_not_at_all(tmp_path
 
 def test_the_database_server_killed_mid_update_loses_nothing(tmp_path, models, postgres_server):
     """The server dies while the update's transaction is being written: the previous build is
-    served when it is back, no part of the failed build is left, and the next update indexes
-    the stored articles."""
+    served when it is back, no part of the failed build is left, and the next build indexes the
+    article the update had stored."""
     url = new_database(postgres_server)
     config_path = write_config(tmp_path, store={"backend": "postgres", "postgres_url": url})
     config = load_config(config_path)
@@ -155,7 +156,8 @@ def test_the_database_server_killed_mid_update_loses_nothing(tmp_path, models, p
         assert conn.execute("SELECT count(*) FROM sanad.segments").fetchone()[0] == 1  # nothing half-written
     question = "How long will grouting at the Mosul Dam continue?"
     assert worker.ask("Who attacked the house of the Iraqi prime minister?").answered  # reconnected
-    assert worker.index.build_id == before and not worker.ask(question).answered
+    assert worker.index.build_id == before
+    assert not any("eleven years" in p.text for p in worker.ask(question).passages)
     code = main(["build", "--config", str(config_path)])  # resumes: the stored article is indexed
     assert code == 0
     worker.reload()
