@@ -146,13 +146,6 @@ class EmbeddedIndex(Index):
                         np.add.reduce(array, axis=None)
 
 
-def _day(date: str | None) -> int:
-    try:
-        return dt.date.fromisoformat(date[:10]).toordinal() if date else -1
-    except ValueError:
-        return -1
-
-
 def _excluding(index: faiss.Index, live: np.ndarray | None):
     """FAISS search parameters that skip the chunks not `live` (None when all are)."""
     if live is None:
