@@ -639,7 +639,6 @@ class PostgresIndex(Index):
     def __init__(self, build_id, manifest, segments, store: PostgresStore, generation: int, ids: dict[str, int]):
         super().__init__(build_id, manifest, segments)
         self._store, self._generation = store, generation
-        self._dim = None
         self._number = {ids[seg.name]: number for number, seg in enumerate(segments)}
         self._ids = [ids[seg.name] for seg in segments]
 
@@ -707,6 +706,3 @@ class PostgresIndex(Index):
                 )
             )
         return found
-
-    def warm(self, known: set[int]) -> None:
-        pass  # vectors stay on the server
