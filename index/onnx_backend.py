@@ -21,6 +21,9 @@ import numpy as np
 BATCH = 8  # texts per run: onnxruntime on CPU is fastest with small batches (46/s at 8, 38/s at 32)
 
 
+INT8_FILE = "model-int8-per-channel.onnx"
+
+
 class OnnxExportError(RuntimeError):
     """The model cannot be exported or run with onnxruntime."""
 
@@ -76,7 +79,9 @@ def export(model_dir: Path, target: Path, quantise: bool) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = target.with_suffix(".tmp")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        # One scale per output channel, not per matrix: vectors at cosine .996 to fp32 instead
+        # of .988 (bench/embedding_backends.py), for the same speed.
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)
     return target
 
@@ -97,7 +102,7 @@ class OnnxRunner:
         from tokenizers import Tokenizer
 
         self.pooling = _pooling(model_dir)
-        name = "model-int8.onnx" if quantise else "model.onnx"
+        name = INT8_FILE if quantise else "model.onnx"
         path = export_dir(models_dir, model_dir) / name
         if not path.is_file():
             try:
