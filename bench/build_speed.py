@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import scratch_config  # noqa: E402
 
-from index.build import build_index  # noqa: E402
-from index.chunk import chunk_document  # noqa: E402
+from index.build import build_index, chunk_documents  # noqa: E402
 from index.config import load_config  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.embed import CACHE_BATCH, load_models  # noqa: E402
@@ -38,11 +37,7 @@ def floor(config, models, docs) -> tuple[float, int, int]:
     """Seconds for one pass of the model over the chunk texts a build would embed, the chunks,
     and their tokens."""
     m = models.primary
-    texts = [
-        model_text(c.text)
-        for d in docs
-        for c in chunk_document(d, config.chunking.max_tokens, config.chunking.overlap_sentences, m.count_tokens)
-    ]
+    texts = [model_text(c.text) for c in chunk_documents(config, models, docs)]
     texts.sort(key=len)  # as embed_cached orders them
     began = time.perf_counter()
     for start in range(0, len(texts), CACHE_BATCH):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .articles import open_articles
-from .chunk import chunk_document
+from .chunk import Chunk, chunk_document
 from .config import Config
 from .documents import Document, load_corpus
 from .embed import EmbeddingCache, Models, embed_cached
@@ -82,18 +82,22 @@ def document_fingerprint(doc: Document) -> str:
     return hashlib.sha256("\0".join(fields).encode()).hexdigest()[:32]
 
 
+def chunk_documents(config: Config, models: Models, documents: list[Document]) -> list[Chunk]:
+    """The chunks a build embeds, in order: each document's, by the configured chunking."""
+    count = models.primary.count_tokens
+    return [
+        chunk
+        for doc in documents
+        for chunk in chunk_document(doc, config.chunking.max_tokens, config.chunking.overlap_sentences, count)
+    ]
+
+
 def _tables(
     config: Config, models: Models, documents: list[Document], progress: bool
 ) -> tuple[BuildTables, int, float]:
     """Chunks, their vectors (from the cache where it has them), sentences and the lexical index.
     Returns the tables, how many chunks had to be embedded, and the seconds the models ran."""
-    chunks = []
-    for doc in documents:
-        chunks.extend(
-            chunk_document(
-                doc, config.chunking.max_tokens, config.chunking.overlap_sentences, models.primary.count_tokens
-            )
-        )
+    chunks = chunk_documents(config, models, documents)
     # Sentence units (long sentences cut into clauses) are embedded once each, even when
     # overlapping chunks share them.
     sentence_row: dict[tuple[str, Span], int] = {}
