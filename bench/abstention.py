@@ -5,6 +5,8 @@ article); on-topic ones are tests/data/seed_questions.jsonl (25 Arabic, 25 Engli
 threshold for each language relation (question and passage in the same language, or not) is
 set at the 95th percentile of the off-topic questions' best semantic score, taken over the
 questions of half of XQuAD's articles only; abstention is then reported on the other half.
+The last rows are the whole decision as configured: those thresholds and the margins over
+everyday requests (`search.min_margin`, calibrated in a news archive: bench/archive.py).
 
     .venv/bin/python bench/abstention.py [--xquad ../shared/data/xquad]
 """
@@ -33,6 +35,12 @@ def best_semantic(searcher: Searcher, questions: list[str]) -> np.ndarray:
     return np.array([max(h.semantic for h in searcher.ranked(q)) for q in searcher.queries(questions)])
 
 
+def answered(searcher: Searcher, questions: list[str]) -> np.ndarray:
+    """Whether each question gets passages, as configured (thresholds and margins)."""
+    index = searcher.index
+    return np.array([searcher.answered(q, searcher.ranked(q, index), index) for q in searcher.queries(questions)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
@@ -51,15 +59,15 @@ def main() -> None:
             corpus_titles[row["id"]] = row["title"]
         titles = sorted(set(corpus_titles.values()))
         tune = set(titles[::2])
-        off, half = {}, {}
+        off, half, off_answered = {}, {}, {}
         for lang in ("ar", "en"):
             rows = [json.loads(line) for line in open(args.xquad / f"queries.{lang}.jsonl", encoding="utf-8")]
             off[lang] = best_semantic(searcher, [r["question"] for r in rows])
+            off_answered[lang] = answered(searcher, [r["question"] for r in rows])
             half[lang] = np.array([corpus_titles[r["gold"][0]] in tune for r in rows])
         seeds = [json.loads(line) for line in open(ROOT / "tests" / "data" / "seed_questions.jsonl", encoding="utf-8")]
-        on = {
-            lang: best_semantic(searcher, [r["question"] for r in seeds if r["lang"] == lang]) for lang in ("ar", "en")
-        }
+        seed_questions = {lang: [r["question"] for r in seeds if r["lang"] == lang] for lang in ("ar", "en")}
+        on = {lang: best_semantic(searcher, seed_questions[lang]) for lang in ("ar", "en")}
 
         print(
             f"seed index language: {seed_lang}; thresholds at the {args.percentile:g}th percentile of off-topic "
@@ -79,6 +87,11 @@ def main() -> None:
                 other = (off[lang][~half[lang]] < t).mean()
                 every = (off[lang] < t).mean()
                 print(f"{lang:<12}{label:<12}{other:>8.3f} / {every:.3f}{'':<25}{(on[lang] >= t).mean():>14.3f}")
+        for lang in ("ar", "en"):
+            abstained = ~off_answered[lang]
+            other, every = abstained[~half[lang]].mean(), abstained.mean()
+            seed_answered = answered(searcher, seed_questions[lang]).mean()
+            print(f"{lang:<12}{'+ margins':<12}{other:>8.3f} / {every:.3f}{'':<25}{seed_answered:>14.3f}")
         print(f"\nreproduce: .venv/bin/python bench/abstention.py --xquad {args.xquad}")
 
 

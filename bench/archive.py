@@ -7,7 +7,9 @@ Figures, by half (tune: what choices were made on; heldout: never tuned on) and 
   strings (copied verbatim from the article);
 - article@1: the first passage comes from the question's article;
 - answered: the share of these answerable questions that get passages at all;
-- off-topic answered: the share of off-topic questions that get passages (lower is better);
+- off-topic answered: the share of off-topic questions that get passages (lower is better):
+  the 20 written for the archive, and XQuAD's test-half questions (Wikipedia topics: the Normans,
+  prime numbers, the Rhine...), which no news article here was written to answer;
 - the seed questions (tests/data/seed_questions.jsonl) asked of the archive and of seeds/
   alone: a passage from a gold paragraph first (hit@1) or in the top 3;
 - the mean length of a shown passage, in characters, and the time from question to answer.
@@ -110,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "news_ar" / "articles.jsonl")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
     parser.add_argument("--show-misses", action="store_true", help="print the questions whose first passage missed")
     args = parser.parse_args()
     config = load_config(args.config)
@@ -143,6 +146,13 @@ def main() -> None:
         + ", ".join(f"{half} {sum(a) / len(a):.2f} of {len(a)}" for half, a in sorted(by_half.items()))
         + f", all {sum(r['answered'] for r in off) / len(off):.2f}"
     )
+
+    xquad = {}
+    for lang in ("ar", "en"):
+        with open(args.xquad / f"queries.{lang}.test.jsonl", encoding="utf-8") as lines:
+            asked = [searcher.ask(json.loads(line)["question"]).answered for line in lines]
+        xquad[lang] = f"{lang} {sum(asked) / len(asked):.2f} of {len(asked)}"
+    print(f"XQuAD test-half questions answered (lower is better): {', '.join(xquad.values())}")
 
     seeds_in_archive = judge(searcher, seed_rows, in_gold_paragraph)
     with persistent_config(config, "seeds") as seed_config:

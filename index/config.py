@@ -86,6 +86,10 @@ class SearchConfig:
     weight_lexical: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
+    min_margin: float = field(default=-0.076, metadata=_check(lambda v: -2.0 <= v <= 2.0, "must be -2..2"))
+    min_margin_cross_language: float = field(
+        default=-0.074, metadata=_check(lambda v: -2.0 <= v <= 2.0, "must be -2..2")
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Ranking fuses scores, not ranks: the model's cosine, the second model's cosines (whole
 chunk, and its best sentence), and BM25 — the last only for chunks in the question's
 language, since lexical matches across scripts are noise. Whether to answer at all is
-decided on the semantic part alone (cosines are comparable across questions; BM25 is not).
+decided on the semantic part alone (cosines are comparable across questions; BM25 is not),
+against two bars: a least score, and a margin over the question's closeness to everyday
+requests no article answers (off_topic.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .embed import Models, load_models
 from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
+from .off_topic import OFF_TOPIC_REQUESTS
 from .store import LANGS, CandidateVectors, Index, Segment, open_store
 from .when import time_scope
 
@@ -102,6 +105,7 @@ class Query:
     vector: np.ndarray
     second_vector: np.ndarray | None
     keys: tuple[str, ...]  # lexical keys, in order, repeats kept (BM25 counts them)
+    off_topic: float  # the model's cosine to the closest everyday request (OFF_TOPIC_REQUESTS)
 
     @property
     def words(self) -> frozenset[str]:
@@ -187,6 +191,7 @@ class Searcher:
         self.store = open_store(config, index_dir)  # the config's store, or build folders in `index_dir`
         self.index: Index = self._open()
         self.models.warm_up()
+        self._requests = self.models.primary.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
         faiss.omp_set_num_threads(1)
@@ -221,7 +226,11 @@ class Searcher:
         read = [model_text(t) for t in texts]
         vectors = self.models.primary.embed_queries(read)
         second = self.models.second.embed_queries(read) if self.models.second else [None] * len(texts)
-        return [Query(t, question_language(t), v, s, tuple(tokens(t))) for t, v, s in zip(texts, vectors, second)]
+        off_topic = (vectors @ self._requests.T).max(axis=1)
+        return [
+            Query(t, question_language(t), v, s, tuple(tokens(t)), float(o))
+            for t, v, s, o in zip(texts, vectors, second, off_topic)
+        ]
 
     def ranked(
         self,
@@ -311,17 +320,29 @@ class Searcher:
         cosine_of = dict(zip(vectors.unit_rows.tolist(), unit_cosines.tolist()))
         return _merge_neighbours(segment, where, ids, fused, semantic, cosine_of)
 
-    def threshold(self, question_lang: str, passage_lang: str) -> float:
-        same = question_lang == passage_lang
-        return self.config.search.min_score if same else self.config.search.min_score_cross_language
+    def bars(self, question_lang: str, passage_lang: str) -> tuple[float, float]:
+        """The least semantic score a passage needs to answer, and its least margin over the
+        question's closeness to everyday requests, for a language pair."""
+        s = self.config.search
+        if question_lang == passage_lang:
+            return s.min_score, s.min_margin
+        return s.min_score_cross_language, s.min_margin_cross_language
 
     def relevant(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
-        """The passages semantically close enough to answer, for their language pair. A question
+        """The passages semantically close enough to answer, for their language pair: their
+        score reaches the pair's bar, and beats the question's closeness to the nearest
+        everyday request by the pair's margin (a request for a recipe scores near some news
+        passage about food, but nearer still to a request for another recipe). A question
         with no Arabic or Latin words (digits, symbols, emoji, other scripts) has none: the
         models score such strings close to everything (fuzzing showed it)."""
         if query.lang not in ("ar", "en"):
             return []
-        return [h for h in hits if h.semantic >= self.threshold(query.lang, index.documents[h.doc].lang)]
+        relevant = []
+        for h in hits:
+            least, margin = self.bars(query.lang, index.documents[h.doc].lang)
+            if h.semantic >= least and h.semantic - query.off_topic >= margin:
+                relevant.append(h)
+        return relevant
 
     def answered(self, query: Query, hits: list[Hit], index: Index) -> bool:
         """Answer when some passage is relevant; otherwise the question is off-topic."""

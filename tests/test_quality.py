@@ -2,6 +2,8 @@
 right paragraph, off-topic questions are not answered, and lexical evidence only counts
 within a language."""
 
+import dataclasses
+
 import pytest
 
 from index.build import build_index
@@ -30,6 +32,59 @@ def test_seed_questions_in_both_languages_get_the_right_paragraph(seed_questions
 def test_questions_about_other_things_are_not_answered(seed_config, models, lang):
     figures = evaluate(seed_config, models, ROOT / "seeds", DATA / "xquad_small" / f"queries.{lang}.jsonl")
     assert figures["answered"] <= 0.10, figures
+
+
+NEWS = [
+    Document(
+        "festival.txt",
+        "مهرجان الكبسة",
+        None,
+        None,
+        "ar",
+        "أقيم في الرياض أمس مهرجان للأكلات الشعبية شارك فيه أكثر من مئتي طاهٍ من مختلف مناطق المملكة.\n\n"
+        "وقدم الطهاة خلال المهرجان أطباقا من الكبسة باللحم والدجاج، وفاز طاهٍ من القصيم بالجائزة الأولى "
+        "وقيمتها خمسون ألف ريال.\n\n"
+        "وقال المنظمون إن عدد زوار المهرجان تجاوز ثلاثين ألف زائر في يومه الأول.",
+    ),
+    Document(
+        "phone.txt",
+        "هاتف جديد",
+        None,
+        None,
+        "ar",
+        "كشفت شركة سامسونغ عن هاتفها الجديد في مؤتمر صحفي في سيول، بكاميرا بدقة مئتي ميغابكسل.\n\n"
+        "وقالت الشركة إن سعر الهاتف سيبدأ من ألف ومئتي دولار، وإنه سيطرح في الأسواق الشهر المقبل.",
+    ),
+]
+
+
+def test_everyday_requests_on_what_the_news_covers_are_not_answered(tmp_path, models):
+    # A festival report scores above the least score for a kabsa recipe request; what keeps the
+    # request unanswered is the margin over everyday requests, while news questions about the
+    # same articles are still answered.
+    config = load_config(write_config(tmp_path))
+    build_index(config, models, NEWS)
+    requests = [
+        "كيف أحضّر الكبسة باللحم في البيت؟",
+        "How do I cook kabsa with lamb at home?",
+        "ما أفضل هاتف بكاميرا جيدة؟",
+        "Which phone has the best camera for the price?",
+    ]
+    news = {
+        "كم بلغت قيمة الجائزة الأولى في مهرجان الأكلات الشعبية بالرياض؟": "festival.txt",
+        "How much was the first prize at the Riyadh food festival?": "festival.txt",
+        "بكم سيباع هاتف سامسونغ الجديد؟": "phone.txt",
+        "How much will Samsung's new phone cost?": "phone.txt",
+    }
+    searcher = Searcher(config, models)
+    for question in requests:
+        assert not searcher.ask(question).answered, question
+    for question, doc_id in news.items():
+        answer = searcher.ask(question)
+        assert answer.answered and answer.passages[0].doc_id == doc_id, question
+    no_margin = dataclasses.replace(config.search, min_margin=-2.0, min_margin_cross_language=-2.0)
+    loose = Searcher(dataclasses.replace(config, search=no_margin), models)
+    assert all(loose.ask(question).answered for question in requests)
 
 
 def test_lexical_evidence_counts_only_within_the_question_language(tmp_path, models):
