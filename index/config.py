@@ -76,6 +76,21 @@ class StoreConfig:
     )
 
 
+def _margin(default: float):
+    return field(default=default, metadata=_check(lambda v: -2.0 <= v <= 2.0, "must be -2..2"))
+
+
+@dataclass(frozen=True)
+class MarginConfig:
+    """The least margin of a passage's score over the question's closeness to everyday requests,
+    by question language, then passage language."""
+
+    ar_ar: float = _margin(-0.076)
+    ar_en: float = _margin(-0.122)
+    en_ar: float = _margin(-0.107)
+    en_en: float = _margin(-0.038)
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     top_k: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 20, "must be 1..20"))
@@ -86,10 +101,7 @@ class SearchConfig:
     weight_lexical: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
-    min_margin: float = field(default=-0.076, metadata=_check(lambda v: -2.0 <= v <= 2.0, "must be -2..2"))
-    min_margin_cross_language: float = field(
-        default=-0.074, metadata=_check(lambda v: -2.0 <= v <= 2.0, "must be -2..2")
-    )
+    min_margin: MarginConfig = field(default_factory=MarginConfig)
 
 
 @dataclass(frozen=True)

@@ -322,11 +322,12 @@ class Searcher:
 
     def bars(self, question_lang: str, passage_lang: str) -> tuple[float, float]:
         """The least semantic score a passage needs to answer, and its least margin over the
-        question's closeness to everyday requests, for a language pair."""
+        question's closeness to everyday requests, for a language pair (a passage in neither
+        language gets the question's more lenient margin)."""
         s = self.config.search
-        if question_lang == passage_lang:
-            return s.min_score, s.min_margin
-        return s.min_score_cross_language, s.min_margin_cross_language
+        least = s.min_score if question_lang == passage_lang else s.min_score_cross_language
+        margins = {lang: getattr(s.min_margin, f"{question_lang}_{lang}") for lang in ("ar", "en")}
+        return least, margins.get(passage_lang, min(margins.values()))
 
     def relevant(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
         """The passages semantically close enough to answer, for their language pair: their

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from index.build import build_index
-from index.config import load_config
+from index.config import MarginConfig, load_config
 from index.documents import Document
 from index.evaluate import evaluate
 from index.search import Searcher
@@ -82,7 +82,7 @@ def test_everyday_requests_on_what_the_news_covers_are_not_answered(tmp_path, mo
     for question, doc_id in news.items():
         answer = searcher.ask(question)
         assert answer.answered and answer.passages[0].doc_id == doc_id, question
-    no_margin = dataclasses.replace(config.search, min_margin=-2.0, min_margin_cross_language=-2.0)
+    no_margin = dataclasses.replace(config.search, min_margin=MarginConfig(-2.0, -2.0, -2.0, -2.0))
     loose = Searcher(dataclasses.replace(config, search=no_margin), models)
     assert all(loose.ask(question).answered for question in requests)
 
