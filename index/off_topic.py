@@ -3,11 +3,11 @@ health, gadgets, chit-chat, homework, chores), in English and Arabic.
 
 Every question is compared with these as well as with the articles: a passage answers only if
 it is closer to the question than the nearest of these requests is, give or take the search
-margin (`search.min_margin`, one per language pair). The models score any question close to some news passage (an
-archive always holds something about food, phones or health), but an everyday request is
-closer still to one of its own kind, while a question about the news is not. The margin so
-follows the index in use: a larger archive raises the best passage's score for real questions
-and off-topic ones alike, and the requests stay where they are.
+margin (`search.min_margin`, one per language pair). The models score any question close to
+some news passage (an archive always holds something about food, phones or health), but an
+everyday request is closer still to one of its own kind, while a question about the news is
+not. The margin so follows the index in use: a larger archive raises the best passage's score
+for real questions and off-topic ones alike, and the requests stay where they are.
 """
 
 OFF_TOPIC_REQUESTS = (
