@@ -6,7 +6,7 @@ threshold for each language relation (question and passage in the same language,
 set at the 95th percentile of the off-topic questions' best semantic score, taken over the
 questions of half of XQuAD's articles only; abstention is then reported on the other half.
 The last rows are the whole decision as configured: those thresholds and the margins over
-everyday requests (`search.min_margin`, calibrated in a news archive: bench/archive.py).
+everyday requests (`search.min_margin`, calibrated by bench/margins.py).
 
     .venv/bin/python bench/abstention.py [--xquad ../shared/data/xquad]
 """

@@ -66,9 +66,9 @@ def test_everyday_requests_on_what_the_news_covers_are_not_answered(tmp_path, mo
     build_index(config, models, NEWS)
     requests = [
         "كيف أحضّر الكبسة باللحم في البيت؟",
-        "How do I cook kabsa with lamb at home?",
-        "ما أفضل هاتف بكاميرا جيدة؟",
-        "Which phone has the best camera for the price?",
+        "What is a good recipe for kabsa with chicken?",
+        "كاميرا هاتفي تلتقط صورا ضبابية فكيف أصلحها؟",
+        "My phone camera takes blurry photos, how do I fix it?",
     ]
     news = {
         "كم بلغت قيمة الجائزة الأولى في مهرجان الأكلات الشعبية بالرياض؟": "festival.txt",
