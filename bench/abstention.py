@@ -31,14 +31,15 @@ from index.embed import load_models  # noqa: E402
 from index.search import Searcher  # noqa: E402
 
 
-def best_semantic(searcher: Searcher, questions: list[str]) -> np.ndarray:
-    return np.array([max(h.semantic for h in searcher.ranked(q)) for q in searcher.queries(questions)])
-
-
-def answered(searcher: Searcher, questions: list[str]) -> np.ndarray:
-    """Whether each question gets passages, as configured (thresholds and margins)."""
-    index = searcher.index
-    return np.array([searcher.answered(q, searcher.ranked(q, index), index) for q in searcher.queries(questions)])
+def judged(searcher: Searcher, questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's best semantic score, and whether it gets passages as configured
+    (thresholds and margins)."""
+    index, best, answered = searcher.index, [], []
+    for query in searcher.queries(questions):
+        hits = searcher.ranked(query, index)
+        best.append(max(h.semantic for h in hits))
+        answered.append(searcher.answered(query, hits, index))
+    return np.array(best), np.array(answered)
 
 
 def main() -> None:
@@ -62,12 +63,12 @@ def main() -> None:
         off, half, off_answered = {}, {}, {}
         for lang in ("ar", "en"):
             rows = [json.loads(line) for line in open(args.xquad / f"queries.{lang}.jsonl", encoding="utf-8")]
-            off[lang] = best_semantic(searcher, [r["question"] for r in rows])
-            off_answered[lang] = answered(searcher, [r["question"] for r in rows])
+            off[lang], off_answered[lang] = judged(searcher, [r["question"] for r in rows])
             half[lang] = np.array([corpus_titles[r["gold"][0]] in tune for r in rows])
         seeds = [json.loads(line) for line in open(ROOT / "tests" / "data" / "seed_questions.jsonl", encoding="utf-8")]
-        seed_questions = {lang: [r["question"] for r in seeds if r["lang"] == lang] for lang in ("ar", "en")}
-        on = {lang: best_semantic(searcher, seed_questions[lang]) for lang in ("ar", "en")}
+        on, on_answered = {}, {}
+        for lang in ("ar", "en"):
+            on[lang], on_answered[lang] = judged(searcher, [r["question"] for r in seeds if r["lang"] == lang])
 
         print(
             f"seed index language: {seed_lang}; thresholds at the {args.percentile:g}th percentile of off-topic "
@@ -90,8 +91,7 @@ def main() -> None:
         for lang in ("ar", "en"):
             abstained = ~off_answered[lang]
             other, every = abstained[~half[lang]].mean(), abstained.mean()
-            seed_answered = answered(searcher, seed_questions[lang]).mean()
-            print(f"{lang:<12}{'+ margins':<12}{other:>8.3f} / {every:.3f}{'':<25}{seed_answered:>14.3f}")
+            print(f"{lang:<12}{'+ margins':<12}{other:>8.3f} / {every:.3f}{'':<25}{on_answered[lang].mean():>14.3f}")
         print(f"\nreproduce: .venv/bin/python bench/abstention.py --xquad {args.xquad}")
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archive import holds_evidence, in_gold_paragraph  # noqa: E402
+from retrieval import _read  # noqa: E402
 from scratch import persistent_config  # noqa: E402
 
 from index.config import load_config  # noqa: E402
@@ -39,10 +40,6 @@ from index.split import sentence_spans  # noqa: E402
 
 NEGATIVES = 4
 GROUPS_PER_STEP = 4
-
-
-def _read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in open(path, encoding="utf-8")]
 
 
 def training_groups(xquad: Path) -> list[tuple[str, str, list[str]]]:

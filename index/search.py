@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ import faiss
 import numpy as np
 
 from .config import Config
-from .embed import Models, load_models
+from .embed import Embedder, Models, load_models
 from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
@@ -33,6 +34,13 @@ MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
 HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause only
 _CLOSERS = " \"'”’»)]"
+
+
+@functools.cache
+def _request_vectors(model: Embedder) -> np.ndarray:
+    """The everyday requests as the model embeds questions: once per model, however many
+    searchers share it."""
+    return model.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
 
 
 def _asks(text: str) -> bool:
@@ -191,7 +199,7 @@ class Searcher:
         self.store = open_store(config, index_dir)  # the config's store, or build folders in `index_dir`
         self.index: Index = self._open()
         self.models.warm_up()
-        self._requests = self.models.primary.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
+        self._requests = _request_vectors(self.models.primary)
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
         faiss.omp_set_num_threads(1)
