@@ -19,6 +19,7 @@ def scratch_config(config: Config, share_cache: bool = True) -> Iterator[Config]
         data = Path(tmp)
         (data / "models").symlink_to(config.models_dir)
         if share_cache:
+            config.cache_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has none yet
             (data / "cache").mkdir()
             (data / "cache" / "embeddings.sqlite").symlink_to(config.cache_path)
         yield dataclasses.replace(config, data_dir=data)
@@ -30,6 +31,7 @@ def persistent_config(config: Config, name: str) -> Iterator[Config]:
     benchmark index is built once; it shares the converted model and the embedding cache."""
     data = config.data_dir / "bench" / name
     (data / "cache").mkdir(parents=True, exist_ok=True)
+    config.cache_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has none yet
     for link, target in (
         (data / "models", config.models_dir),
         (data / "cache" / "embeddings.sqlite", config.cache_path),
