@@ -38,6 +38,7 @@ from .formatting import (
 )
 from .keyboards import QuestionStore, answer_keyboard, decode
 from .service import SearchService
+from .small_talk import small_talk
 from .texts import text
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,10 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     s = state(context)
     lang = user_lang(update.effective_user, question)
     if await _rate_limited(update, s, lang):
+        return
+    kind = small_talk(question)
+    if kind:  # a greeting or a thanks: nothing to search for
+        await _send(update.effective_message, [text("welcome" if kind == "thanks" else "start", lang)])
         return
     answer = await _with_typing(update, s.service.ask(question))
     if s.config.bot.log_questions:

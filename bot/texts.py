@@ -12,6 +12,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "passages quoted from the articles themselves, each with its source and paragraph.\n\n"
         "Just type your question, or /help for more.",
     },
+    "welcome": {
+        "ar": "عفواً! اسألني عن أي خبر آخر متى شئت.",
+        "en": "You're welcome! Ask me about any other news whenever you like.",
+    },
     "help": {
         "ar": "<b>كيف تسألني</b>\n"
         "• في المحادثة الخاصة: اكتب سؤالك فقط.\n"

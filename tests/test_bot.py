@@ -141,6 +141,22 @@ async def test_off_topic_questions_get_the_no_answer_reply(telegram, seed_config
     assert all("reply_markup" not in c.params for c in replies)
 
 
+async def test_greetings_and_thanks_get_a_reply_in_kind_not_a_search(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher):
+        telegram.send("Hi!", user_id=USER)
+        telegram.send("السلام عليكم", user_id=USER + 1)
+        telegram.send("Thank you so much 🙏", user_id=USER + 2)
+        telegram.send("شكراً جزيلاً", user_id=USER + 3)
+        telegram.send("Hi, where were the drones launched from?", user_id=USER + 4)
+        replies = await telegram.wait_for("sendMessage", count=5)
+    texts = {c.params["chat_id"]: c.params["text"] for c in replies}
+    assert texts[USER].startswith("Hello! I am Sanad")
+    assert texts[USER + 1].startswith("أهلاً! أنا سند")
+    assert texts[USER + 2].startswith("You're welcome")
+    assert texts[USER + 3].startswith("عفواً")
+    assert LAUNCH_SITE in texts[USER + 4]  # a greeting before a question: still a question
+
+
 async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_config, seed_searcher):
     group = -100123
     async with running(telegram, seed_config, seed_searcher):
