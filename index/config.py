@@ -99,6 +99,7 @@ class SearchConfig:
     weight_second_passage: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
     weight_second_sentence: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
     weight_lexical: float = field(default=0.10, metadata=_check(lambda v: 0 <= v <= 10, "must be 0..10"))
+    lead_swap_within: float = field(default=0.05, metadata=_check(lambda v: 0 <= v <= 1, "must be 0..1"))
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)

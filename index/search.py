@@ -5,7 +5,8 @@ chunk, and its best sentence), and BM25 — the last only for chunks in the ques
 language, since lexical matches across scripts are noise. Whether to answer at all is
 decided on the semantic part alone (cosines are comparable across questions; BM25 is not),
 against two bars: a least score, and a margin over the question's closeness to everyday
-requests no article answers (off_topic.py).
+requests no article answers (off_topic.py). A lead that restates its headline gives way to the
+passage of its article that holds the detail, when the two score alike.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .when import time_scope
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
 HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause only
+HEADLINE_SHARE = 0.2  # of the headline's words a lead holds when it restates the headline
 _CLOSERS = " \"'”’»)]"
 
 
@@ -41,6 +43,38 @@ def _request_vectors(model: Embedder) -> np.ndarray:
     """The everyday requests as the model embeds questions: once per model, however many
     searchers share it."""
     return model.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
+
+
+@functools.lru_cache(maxsize=4096)
+def _headline_keys(title: str) -> frozenset[str]:
+    return frozenset(tokens(title))
+
+
+def _restates_headline(title: str, text: str) -> bool:
+    """Whether `text` holds at least HEADLINE_SHARE of the headline's words (a headline made
+    of a file name shares none)."""
+    headline = _headline_keys(title)
+    return bool(headline) and len(headline.intersection(tokens(text))) >= HEADLINE_SHARE * len(headline)
+
+
+def _leads_give_way(hits: list[Hit], index: Index, within: float) -> None:
+    """A lead that restates its article's headline trades places with the best other passage
+    of that article scoring within `within` of it. News repeats the headline in the lead, so
+    the lead matches every question about the story, while the detail asked for ("which
+    company bought them?", "for how long?") is further down. Trading places keeps every other
+    passage, and the order of articles, where it was."""
+    leads = [
+        h
+        for h in hits
+        if h.paragraph == 1
+        and len(index.paragraph_spans[h.doc]) > 1
+        and _restates_headline(index.documents[h.doc].title, index.documents[h.doc].text[h.start : h.end])
+    ]
+    for lead in leads:  # each once: a lead that gave way does not sink further
+        i = next(i for i, h in enumerate(hits) if h is lead)
+        j = next((j for j in range(i + 1, len(hits)) if hits[j].doc == lead.doc), None)
+        if j is not None and hits[j].score >= lead.score - within:
+            hits[i], hits[j] = hits[j], hits[i]
 
 
 def _asks(text: str) -> bool:
@@ -271,6 +305,8 @@ class Searcher:
                 where = (number, index.doc_offset[number])
                 hits += self._score(query, index.segments[number], where, ids[number], vectors, seg_lexical)
         hits.sort(key=lambda h: -h.score)
+        if s.lead_swap_within:
+            _leads_give_way(hits, index, s.lead_swap_within)
         return hits
 
     @staticmethod

@@ -87,6 +87,33 @@ def test_everyday_requests_on_what_the_news_covers_are_not_answered(tmp_path, mo
     assert all(loose.ask(question).answered for question in requests)
 
 
+TRANSFER = Document(
+    "transfer.txt",
+    "تشيلسي يضم كيبا أغلى حارس مرمى في التاريخ",
+    None,
+    None,
+    "ar",
+    "أصبح الإسباني كيبا أريزابالاغا أغلى حارس مرمى في التاريخ بعد انتقاله من أتلتيك بيلباو إلى تشيلسي "
+    "مقابل 80 مليون يورو.\n\n"
+    "وتجاوزت الصفقة ما دفعه ليفربول لضم الحارس البرازيلي أليسون قبل أسابيع.\n\n"
+    "ووقع الحارس عقدا لمدة سبع سنوات ليحل محل تيبو كورتوا المنتقل إلى ريال مدريد.\n\n"
+    "وخاض كيبا 53 مباراة في الدوري الإسباني مع فريقه السابق.",
+)
+
+
+def test_a_question_about_a_detail_gets_it_before_the_lead_that_restates_the_headline(tmp_path, models):
+    # The lead repeats the headline, so it scores highest for any question naming the story;
+    # the contract's length is in the third paragraph, which scores within a hair of it.
+    config = load_config(write_config(tmp_path))
+    build_index(config, models, [TRANSFER])
+    question = "ما مدة العقد الذي وقعه كيبا مع تشيلسي؟"
+    first, second = Searcher(config, models).ask(question).passages[:2]
+    assert first.paragraph == 3 and "سبع سنوات" in first.text
+    assert second.paragraph == 1  # the lead trades places; it is not dropped
+    unswapped = dataclasses.replace(config, search=dataclasses.replace(config.search, lead_swap_within=0.0))
+    assert Searcher(unswapped, models).ask(question).passages[0].paragraph == 1
+
+
 def test_lexical_evidence_counts_only_within_the_question_language(tmp_path, models):
     config = load_config(write_config(tmp_path))
     build_index(
