@@ -41,7 +41,8 @@ _ALLOWED = frozenset().union(*_KINDS.values(), _keys(_FILLERS))
 
 
 def small_talk(message: str) -> str | None:
-    """ "thanks" or "greeting" for a message made only of such words; None for anything else."""
+    """What small talk a message is ("thanks" or "greeting") when it is made only of such words;
+    None for anything else."""
     words = {_key(w) for w in _WORD.findall(message)}
     if not words or len(words) > 8 or not words <= _ALLOWED:
         return None
