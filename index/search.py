@@ -45,15 +45,11 @@ def _request_vectors(model: Embedder) -> np.ndarray:
     return model.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
 
 
-@functools.lru_cache(maxsize=4096)
-def _headline_keys(title: str) -> frozenset[str]:
-    return frozenset(tokens(title))
-
-
+@functools.lru_cache(maxsize=8192)
 def _restates_headline(title: str, text: str) -> bool:
     """Whether `text` holds at least HEADLINE_SHARE of the headline's words (a headline made
-    of a file name shares none)."""
-    headline = _headline_keys(title)
+    of a file name shares none). Cached: the same leads come back question after question."""
+    headline = set(tokens(title))
     return bool(headline) and len(headline.intersection(tokens(text))) >= HEADLINE_SHARE * len(headline)
 
 
