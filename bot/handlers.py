@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import re
@@ -46,7 +47,9 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_AFTER_SECONDS = 0.25
 INLINE_MIN_CHARS = 3  # inline queries arrive as the user types: shorter ones are not questions yet
 INLINE_RESULTS = 5
-INLINE_CACHE_SECONDS = 300  # Telegram's cache of results per query: the same question, the same passages
+# Telegram's cache of results, per user (is_personal): the same question, the same passages. With
+# allow-lists, none: a user taken off the list must not keep getting results from the cache.
+INLINE_CACHE_SECONDS = 300
 
 
 @dataclass
@@ -217,14 +220,16 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     answer = await _with_typing(update, s.service.ask(question))
     if s.config.bot.log_questions:
         log.info("question %r answered=%s in %.0f ms", question, answer.answered, answer.took_ms)
-    keyboard = answer_keyboard(answer, s.questions.add(answer, lang), lang) if answer.answered else None
+    keyboard = None
+    if answer.answered:  # the database may be slow (a lock, a reconnect): never on the event loop
+        keyboard = answer_keyboard(answer, await asyncio.to_thread(s.questions.add, answer, lang), lang)
     await _send(update.effective_message, answer_messages(answer, lang), keyboard)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s, query = state(context), update.callback_query
     parsed = decode(query.data)
-    asked = s.questions.get(parsed[1]) if parsed else None
+    asked = await asyncio.to_thread(s.questions.get, parsed[1]) if parsed else None
     if asked is None:
         await query.answer(text("stale_button", user_lang(update.effective_user)), show_alert=True)
         return
@@ -243,18 +248,19 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         body = paragraph_message(doc.title, view.paragraph, doc.date, doc.url, view.text, lang)
         await _send(query.message, [body])
         return
-    if value != asked.shown:  # only the next page: an old or forged offset searches nothing
+    # Only the next page, claimed before searching: an old or forged offset, or a double press,
+    # searches nothing.
+    asked = await asyncio.to_thread(s.questions.claim_page, key, value, s.config.search.top_k)
+    if asked is None:
         await query.answer(text("no_more", lang))
         return
-    asked.shown = value + s.config.search.top_k  # claimed before waiting: a double press gets one page
-    s.questions.save(key, asked)
     answer = await s.service.ask(asked.question, offset=value)
     if not answer.passages:
         await query.answer(text("no_more", lang))
         return
     await query.answer()
     asked.record(answer)
-    s.questions.save(key, asked)
+    await asyncio.to_thread(s.questions.save, key, asked)
     await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
 
 
@@ -272,7 +278,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     answer = await s.service.ask(question, k=INLINE_RESULTS)
     results = [
         InlineQueryResultArticle(
-            id=f"{p.doc_id[:40]}:{p.start}"[:64],
+            id=inline_result_id(p.doc_id, p.start),
             title=shorten(p.title, 100),
             description=shorten(p.highlight, 200),
             input_message_content=InputTextMessageContent(
@@ -281,7 +287,14 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         )
         for p in (answer.passages if answer.answered else [])
     ]
-    await query.answer(results, cache_time=INLINE_CACHE_SECONDS, is_personal=False)
+    restricted = s.config.bot.allowed_users or s.config.bot.allowed_chats
+    await query.answer(results, cache_time=0 if restricted else INLINE_CACHE_SECONDS, is_personal=True)
+
+
+def inline_result_id(doc_id: str, start: int) -> str:
+    """A result's id: unique per passage, and ASCII well under Telegram's 64 bytes whatever
+    the article's id (Arabic letters are two bytes each)."""
+    return hashlib.blake2b(f"{doc_id}:{start}".encode(), digest_size=16).hexdigest()
 
 
 async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:

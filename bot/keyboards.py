@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,28 +75,52 @@ def open_question_store(config: Config) -> QuestionStore:
 
 class QuestionStore:
     """Questions behind buttons, by short id: the buttons of a reply keep working after the bot
-    restarts, until they are `ttl_seconds` old. Given a path, a SQLite file there."""
+    restarts, until they are `ttl_seconds` old. Given a path, a SQLite file there. The bot calls
+    it from worker threads (never on its event loop), one call at a time."""
 
     def __init__(self, db: Path | SQLiteDatabase | PostgresDatabase, ttl_seconds: float = 7 * 24 * 3600):
         self.ttl = ttl_seconds
         self._db = SQLiteDatabase(db, BUTTONS_SCHEMA) if isinstance(db, Path) else db
         self._adds = 0
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add(self, answer: Answer, lang: str) -> str:
         key = secrets.token_urlsafe(6)
         asked = AskedQuestion(answer.question, lang, time.time())
         asked.record(answer)
         self.save(key, asked)
-        self._adds += 1
-        if self._adds % 1000 == 1:  # now and then, forget the expired
-            with self._db.transaction():
-                self._db.execute("DELETE FROM questions WHERE created < ?", (time.time() - self.ttl,))
+        with self._lock:
+            self._adds += 1
+            if self._adds % 1000 == 1:  # now and then, forget the expired
+                with self._db.transaction():
+                    self._db.execute("DELETE FROM questions WHERE created < ?", (time.time() - self.ttl,))
         return key
 
     def save(self, key: str, asked: AskedQuestion) -> None:
+        with self._lock:
+            self._write(key, asked)
+
+    def get(self, key: str) -> AskedQuestion | None:
+        with self._lock:
+            return self._read(key)
+
+    def claim_page(self, key: str, offset: int, step: int) -> AskedQuestion | None:
+        """The question of `key` if `offset` is its next page, marked as shown up to
+        offset + step in the same step, so that a double press gets the page once; None for an
+        old, forged or expired one."""
+        with self._lock:
+            asked = self._read(key)
+            if asked is None or asked.shown != offset:
+                return None
+            asked.shown = offset + step
+            self._write(key, asked)
+            return asked
+
+    def _write(self, key: str, asked: AskedQuestion) -> None:
         state = {
             "question": asked.question,
             "lang": asked.lang,
@@ -111,7 +136,7 @@ class QuestionStore:
                 (key, asked.created, json.dumps(state, ensure_ascii=False)),
             )
 
-    def get(self, key: str) -> AskedQuestion | None:
+    def _read(self, key: str) -> AskedQuestion | None:
         row = self._db.execute("SELECT created, state FROM questions WHERE key = ?", (key,)).fetchone()
         if row is None or time.time() - row[0] > self.ttl:
             return None

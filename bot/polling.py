@@ -20,7 +20,7 @@ from telegram.ext import Application, ContextTypes
 
 from index.config import load_config
 from index.embed import load_models
-from index.ingest.pipeline import add_articles, update_archive
+from index.ingest.pipeline import update_archive
 
 from . import handlers
 from .logs import TOKEN_ENV
@@ -37,18 +37,15 @@ def _start_worker() -> None:
     logging.getLogger("index").setLevel(logging.ERROR)  # failures come back in the summary
 
 
-def _work(kind: str, config_path: str, targets: list[str]) -> dict:
-    """In the worker: `update` (poll the feeds) or `add` (links and files), then index."""
+def _work(config_path: str) -> dict:
+    """In the worker: poll the feeds, then index what came."""
     global _models
     config = load_config(config_path)
     # Both cores, niced: one thread left the searches' two-thread model runs waiting on the
     # worker at every step (3x slower searches, against 1.4x: bench/update.py).
     if _models is None:
         _models = load_models(config)
-    if kind == "add":
-        summary, result = add_articles(config, _models, targets, warn=lambda _: None)
-    else:
-        summary, result = update_archive(config, _models, warn=lambda _: None)
+    summary, result = update_archive(config, _models, warn=lambda _: None)
     index = None
     if result is not None:
         index = {
@@ -61,21 +58,21 @@ def _work(kind: str, config_path: str, targets: list[str]) -> dict:
 
 
 class BackgroundUpdater:
-    """One worker process, started on first use, that takes in articles and indexes them."""
+    """One worker process, started on first use, that polls the feeds and indexes what came."""
 
     def __init__(self, config_path):
         self.config_path = str(config_path)
         self._executor: ProcessPoolExecutor | None = None
         self._busy = False
 
-    async def run(self, kind: str = "update", targets: list[str] = ()) -> dict:
+    async def run(self) -> dict:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")  # forking a threaded process is unsafe
             self._executor = ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker)
         loop = asyncio.get_running_loop()
         self._busy = True
         try:
-            return await loop.run_in_executor(self._executor, _work, kind, self.config_path, list(targets))
+            return await loop.run_in_executor(self._executor, _work, self.config_path)
         except BrokenProcessPool:  # the worker died (killed, out of memory): a new one next time
             self._executor = None
             raise
@@ -97,7 +94,7 @@ class BackgroundUpdater:
 async def poll_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
     s: handlers.BotState = context.bot_data["sanad"]
     try:
-        report = await context.bot_data["updater"].run("update")
+        report = await context.bot_data["updater"].run()
     except Exception as exc:  # the worker's failure, pickled back: logged, tried again next poll
         log.warning("polling the feeds failed: %s", exc)
         return

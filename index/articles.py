@@ -5,7 +5,9 @@ built from it, so a rebuild never fetches anything again.
 
 An article is one row, found by its id, its canonical URL, or its text's fingerprint (the same
 story under two URLs is one article). Feeds keep what a conditional GET needs (ETag,
-Last-Modified), and pages that failed are kept to be tried again at the next update.
+Last-Modified), and pages that failed are kept to be tried again, later each time, until
+they are given up. A removed article leaves a tombstone (its URLs and its text's fingerprint),
+so that no feed or link brings it back unless someone takes it back on purpose.
 """
 
 from __future__ import annotations
@@ -37,19 +39,52 @@ CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE TABLE IF NOT EXISTS feeds (url TEXT PRIMARY KEY, etag TEXT, modified TEXT, polled TEXT);
 CREATE TABLE IF NOT EXISTS failures (
-    url TEXT PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL
+    url TEXT PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,  -- tries that failed, in a row
+    next_try TEXT                         -- not tried again before this (ISO 8601, UTC)
 );
 CREATE TABLE IF NOT EXISTS aliases (url TEXT PRIMARY KEY, id TEXT NOT NULL);  -- other URLs of one article
+CREATE TABLE IF NOT EXISTS tombstones (
+    key TEXT PRIMARY KEY,       -- a canonical URL of a removed article, or its text's fingerprint
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    removed TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tombstones_id ON tombstones (id);
 """
+# Columns added since the first schema, for SQLite files made before them (PostgreSQL: migrations).
+_ADDED_COLUMNS = {"failures": {"attempts": "INTEGER NOT NULL DEFAULT 1", "next_try": "TEXT"}}
 
 
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def now(after_seconds: float = 0.0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + after_seconds))
 
 
 def text_fingerprint(text: str) -> str:
     """Of the words alone: spacing and line breaks do not make another article."""
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What is remembered of a removed article."""
+
+    id: str
+    title: str
+    removed: str  # when (ISO 8601, UTC)
+
+
+@dataclass(frozen=True)
+class Failure:
+    url: str
+    source: str
+    reason: str
+    at: str  # the last failure
+    attempts: int
+    next_try: str | None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("url", "source", "reason", "at", "attempts", "next_try")}
 
 
 @dataclass(frozen=True)
@@ -88,6 +123,7 @@ class Article:
 
 
 _COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, changed"
+_FAILURE_COLUMNS = "url, source, reason, at, attempts, next_try"
 _MARKS = ", ".join("?" * 11)  # the columns and the fingerprint
 
 
@@ -104,6 +140,12 @@ class ArticleStore:
 
     def __init__(self, db: Path | SQLiteDatabase | PostgresDatabase):
         self._db = SQLiteDatabase(db, SCHEMA) if isinstance(db, Path) else db
+        if not self._db.postgres:
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+                for column, kind in columns.items():
+                    if column not in have:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -126,12 +168,30 @@ class ArticleStore:
             found = self._one("id", alias[0]) if alias else None
         return found
 
+    def alias(self, url: str, of_url: str) -> None:
+        """`url` leads to the article stored under `of_url` (a redirect, a link with another
+        form): it is found by either, and the page that failed under `url` is no failure now."""
+        article = self.get(of_url)
+        if article is not None and url != of_url:
+            with self._db.transaction():
+                self._db.execute(
+                    "INSERT INTO aliases VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET id = excluded.id",
+                    (url, article.id),
+                )
+                self._db.execute("DELETE FROM failures WHERE url = ?", (url,))
+
     def by_fingerprint(self, fingerprint: str) -> Article | None:
         return self._one("fingerprint", fingerprint)
 
-    def put(self, article: Article) -> str:
-        """Store an article: "new", "changed" (its text, title or date moved on), "unchanged", or
-        "duplicate" (another URL's article with the same text). Matched by id, then URL."""
+    def put(self, article: Article, force: bool = False) -> str:
+        """Store an article: "new", "changed" (its text, title or date moved on), "unchanged",
+        "duplicate" (another URL's article with the same text), or "removed" (it was removed
+        before: its URL or its text has a tombstone; not stored unless `force`, which takes it
+        back). Matched by id, then URL."""
+        if force:
+            self.take_back(article.id, article.url, article.fingerprint)
+        elif self.tombstone(article.url, article.fingerprint, article.id) is not None:
+            return "removed"
         old = self._one("id", article.id) or (self._one("url", article.url) if article.url else None)
         if old is None:
             twin = self.by_fingerprint(article.fingerprint)
@@ -171,13 +231,44 @@ class ArticleStore:
             self._db.execute(f"INSERT OR REPLACE INTO articles ({_COLUMNS}, fingerprint) VALUES ({_MARKS})", values)
 
     def remove(self, key: str) -> Article | None:
-        """Remove an article by id or URL; returns it, or None if there was none."""
+        """Remove an article by id or URL, leaving a tombstone of its URLs and its text; returns
+        it, or None if there was none."""
         article = self.get(key)
         if article is not None:
+            aliases = [url for (url,) in self._db.execute("SELECT url FROM aliases WHERE id = ?", (article.id,))]
+            keys = [k for k in (article.url, *aliases, article.fingerprint) if k]
             with self._db.transaction():
                 self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
                 self._db.execute("DELETE FROM aliases WHERE id = ?", (article.id,))
+                stamp = now()
+                for k in keys:
+                    self._db.execute(
+                        "INSERT INTO tombstones VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "id = excluded.id, title = excluded.title, removed = excluded.removed",
+                        (k, article.id, article.title, stamp),
+                    )
+                    self._db.execute("DELETE FROM failures WHERE url = ?", (k,))
         return article
+
+    def tombstone(self, *keys: str | None) -> Tombstone | None:
+        """The tombstone of a removed article with one of these URLs, fingerprints or ids, if any."""
+        for key in keys:
+            if key:
+                row = self._db.execute(
+                    "SELECT id, title, removed FROM tombstones WHERE key = ? OR id = ? LIMIT 1", (key, key)
+                ).fetchone()
+                if row:
+                    return Tombstone(*row)
+        return None
+
+    def take_back(self, *keys: str | None) -> int:
+        """Forget the removal of the articles with these URLs, fingerprints or ids; returns how
+        many removed articles were taken back."""
+        ids = {t.id for t in (self.tombstone(k) for k in keys) if t is not None}
+        with self._db.transaction():
+            for article_id in ids:
+                self._db.execute("DELETE FROM tombstones WHERE id = ?", (article_id,))
+        return len(ids)
 
     def articles(self, source: str | None = None, since: str | None = None) -> list[Article]:
         """Articles in the order they were last written, optionally of one source, or dated on or
@@ -205,7 +296,8 @@ class ArticleStore:
     def sync_seeds(self, documents: list[Document]) -> list[tuple[str, str]]:
         """Make the articles of source "seeds" exactly `documents` (what the seeds folder and a
         --corpus file hold now), in one transaction; articles from feeds, links and `add` stay.
-        Returns (seed id, article id) for each seed left out because another article has its URL."""
+        Returns (seed id, why) for each seed left out: another article has its URL, or it was
+        removed."""
         keep, skipped = {doc.id for doc in documents}, []
         with self._db.transaction():
             for (doc_id,) in self._db.execute("SELECT id FROM articles WHERE source = 'seeds'").fetchall():
@@ -217,7 +309,13 @@ class ArticleStore:
                     continue  # an article added by other means keeps its source
                 holder = self._one("url", doc.url) if doc.url and old is None else None
                 if holder is not None:
-                    skipped.append((doc.id, holder.id))
+                    skipped.append((doc.id, f"article {holder.id} has its URL"))
+                    continue
+                gone = self.tombstone(doc.id, doc.url, text_fingerprint(doc.text)) if old is None else None
+                if gone is not None:
+                    skipped.append(
+                        (doc.id, f"removed on {gone.removed[:10]} (`sanad-index add --force` takes it back)")
+                    )
                     continue
                 # Seeds are stored as they are: the same text in two seed files is two articles.
                 if old is None or old.document() != doc:
@@ -232,8 +330,9 @@ class ArticleStore:
         tables = {
             "articles": (f"{_COLUMNS}, fingerprint", order),
             "feeds": ("url, etag, modified, polled", "url"),
-            "failures": ("url, source, reason, at", "at"),
+            "failures": ("url, source, reason, at, attempts, next_try", "at"),
             "aliases": ("url, id", "url"),
+            "tombstones": ("key, id, title, removed", "key"),
         }
         with other._db.transaction():
             for table, (columns, sort) in tables.items():
@@ -255,15 +354,27 @@ class ArticleStore:
                 (url, etag, modified, now()),
             )
 
-    # Pages that failed: tried again at the next update, even when their feed has not changed.
-    def record_failure(self, url: str, source: str, reason: str) -> None:
+    # Pages that failed: tried again at later updates (even when their feed has not changed),
+    # waiting twice as long after each failure.
+    def record_failure(self, url: str, source: str, reason: str, retry_minutes: float = 0.0) -> int:
+        """Count one more failure of `url`; returns how many in a row."""
+        row = self._db.execute("SELECT attempts FROM failures WHERE url = ?", (url,)).fetchone()
+        attempts = row[0] + 1 if row else 1
+        wait = retry_minutes * 60 * 2 ** (attempts - 1)
         with self._db.transaction():
             self._db.execute(
-                "INSERT INTO failures VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
-                "source = excluded.source, reason = excluded.reason, at = excluded.at",
-                (url, source, reason, now()),
+                "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                "source = excluded.source, reason = excluded.reason, at = excluded.at, "
+                "attempts = excluded.attempts, next_try = excluded.next_try",
+                (url, source, reason, now(), attempts, now(wait)),
             )
+        return attempts
 
-    def failures(self) -> list[tuple[str, str]]:
-        """(url, source) of every page to try again."""
-        return self._db.execute("SELECT url, source FROM failures ORDER BY at").fetchall()
+    def failures(self) -> list[Failure]:
+        """Every page that failed and is not stored since, the longest failing first."""
+        rows = self._db.execute(f"SELECT {_FAILURE_COLUMNS} FROM failures ORDER BY at").fetchall()
+        return [Failure(*row) for row in rows]
+
+    def due_failures(self, max_attempts: int) -> list[Failure]:
+        """The failed pages to try again now: their wait is over and they are not given up."""
+        return [f for f in self.failures() if f.attempts < max_attempts and (f.next_try or "") <= now()]

@@ -357,6 +357,6 @@ def build_from_config(
     if not documents:
         raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
     with open_articles(config) as store:
-        for seed, holder in store.sync_seeds(documents):
-            warn(f"{seed}: its URL is already article {holder}'s; skipped")
+        for seed, why in store.sync_seeds(documents):
+            warn(f"{seed}: skipped, {why}")
     return build_from_store(config, models, force=force, progress=progress, warn=warn)

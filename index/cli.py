@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -68,16 +70,16 @@ def _report(args, summary: Summary, result: BuildResult | None) -> None:
         print(result.summary() if result is not None else "index unchanged")
 
 
-def _change(args, change, targets: list[str]) -> int:
+def _change(args, change, targets: list[str], **options) -> int:
     """`add` or `remove`: exits 1 when one of the targets failed (the others are done)."""
     config = load_config(args.config)
-    summary, result = change(config, load_models(config), targets, sys.stderr.isatty(), _warn)
+    summary, result = change(config, load_models(config), targets, sys.stderr.isatty(), _warn, **options)
     _report(args, summary, result)
     return 1 if summary.failed else 0
 
 
 def cmd_add(args) -> int:
-    return _change(args, add_articles, args.targets)
+    return _change(args, add_articles, args.targets, force=args.force)
 
 
 def cmd_update(args) -> int:
@@ -101,6 +103,8 @@ def cmd_list(args) -> int:
             since = datetime.date.fromisoformat(args.since).isoformat()
         except ValueError:
             raise UsageError(f"--since: not a date (YYYY-MM-DD): {args.since!r}") from None
+    if args.failed:
+        return _list_failed(config, args.json)
     with open_articles(config) as store:
         articles = store.articles(args.source, since)
     for article in articles:
@@ -110,6 +114,23 @@ def cmd_list(args) -> int:
             print(f"{article.id}\t{article.date or '-'}\t{article.source}\t{article.title}")
     if not args.json:
         print(f"{len(articles)} articles", file=sys.stderr)
+    return 0
+
+
+def _list_failed(config, as_json: bool) -> int:
+    """The pages that failed: still to be tried again, or given up."""
+    with open_articles(config) as store:
+        failures = store.failures()
+    limit = config.sources.max_attempts
+    for f in failures:
+        given_up = f.source != "link" and f.attempts >= limit
+        if as_json:
+            print(json.dumps({**f.to_dict(), "given_up": given_up}, ensure_ascii=False))
+        else:
+            state = "given up" if given_up else ("not retried" if f.source == "link" else f"next try {f.next_try}")
+            print(f"{f.url}\t{f.attempts} tries\t{state}\t{f.reason}")
+    if not as_json:
+        print(f"{len(failures)} failed pages", file=sys.stderr)
     return 0
 
 
@@ -170,8 +191,8 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    columns = ["recall@1", "recall@5", "recall@10", "mrr@10", "answered", "highlight", "paragraph@3"]
-    shown = [c for c in columns if c in result]
+    ranked = [c for c in result if c.startswith(("recall@", "mrr@"))]
+    shown = ranked + [c for c in ("answered", "highlight", "paragraph@3") if c in result]
     print(f"{'queries':<10}{'n':>6}" + "".join(f"{c:>12}" for c in shown))
     for name, row in [("all", result), *result["by_lang"].items()]:
         print(f"{name:<10}{row['n']:>6}" + "".join(f"{row.get(c, float('nan')):>12.3f}" for c in shown))
@@ -246,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         "unchanged, failed (with the reason for each).",
     )
     p.add_argument("targets", nargs="+", metavar="URL|FILE", help="article pages or files")
+    p.add_argument(
+        "--force", action="store_true", help="take back articles that were removed (otherwise they are skipped)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_add)
 
@@ -267,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         "remove",
         parents=[common],
         help="remove articles from the store and the index",
-        description="Remove articles by id (as `list` shows) or URL; they leave the answers at once.",
+        description="Remove articles by id (as `list` shows) or URL; they leave the answers at once. "
+        "They stay removed: feeds and `add` skip them from then on (their URLs and their text are "
+        "remembered), until `add --force` takes one back.",
     )
     p.add_argument("keys", nargs="+", metavar="ID|URL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -281,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", help="only this source: seeds, file, link, or a feed's URL")
     p.add_argument("--since", metavar="DATE", help="only articles dated on or after DATE (YYYY-MM-DD)")
+    p.add_argument(
+        "--failed",
+        action="store_true",
+        help="list the pages that failed instead: url, tries, when next tried (or given up), why",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per article")
     p.set_defaults(func=cmd_list)
 
@@ -334,18 +365,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: -k must be at least 1", file=sys.stderr)
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader gone away is a broken pipe here, not at exit
+        return code
     except EXPECTED_ERRORS as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`list | head`): nothing more to say to it
+        _silence_stdout()
+        return 0
     except OSError as exc:  # disk full, permissions: the current index is untouched
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"{PROG}: error: {exc.strerror or exc}{where}; the current index is unchanged", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # a database under the data folder is locked, full or damaged
+        print(
+            f"{PROG}: error: a database in the data folder failed ({exc}); the current index is unchanged",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
@@ -47,8 +47,10 @@ class ChunkingConfig:
 
 
 def _has_password(url: str) -> bool:
+    """In the URL's user part, or as a `password` parameter of its query."""
     try:
-        return bool(urlsplit(url).password)
+        parts = urlsplit(url)
+        return bool(parts.password) or any(k.lower() == "password" for k, _ in parse_qsl(parts.query))
     except ValueError:
         return True
 
@@ -137,6 +139,9 @@ class SourcesConfig:
     poll_minutes: float = field(default=0.0, metadata=_check(lambda v: v >= 0, "must be 0 (never) or more"))
     timeout_seconds: float = field(default=20.0, metadata=_check(lambda v: 0 < v <= 600, "must be 0..600"))
     max_page_mb: float = field(default=10.0, metadata=_check(lambda v: 0 < v <= 1024, "must be 0..1024"))
+    allow_private_addresses: bool = False
+    max_attempts: int = field(default=5, metadata=_check(lambda v: 1 <= v <= 100, "must be 1..100"))
+    retry_minutes: float = field(default=30.0, metadata=_check(lambda v: v >= 0, "must be 0 or more"))
 
 
 @dataclass(frozen=True)

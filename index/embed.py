@@ -222,11 +222,14 @@ def load_embedder(config: Config) -> Embedder:
 
 
 class EmbeddingCache:
-    """Vectors keyed by (model id, prompt, text); SQLite so concurrent builds stay safe."""
+    """Vectors keyed by (model id, prompt, text); SQLite so concurrent builds stay safe: in WAL
+    mode readers never wait for a writer, and a writer waits its turn (up to 60 s) instead of
+    failing with "database is locked"."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
+        self._db = sqlite3.connect(path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
 
     @staticmethod

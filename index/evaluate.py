@@ -65,14 +65,16 @@ def _rate(flags: list[bool | None]) -> float | None:
     return round(sum(known) / len(known), 4) if known else None
 
 
-def _scores(results: list[dict]) -> dict:
-    """Figures over per-query results {rank, answered, highlight, paragraph}."""
+def _scores(results: list[dict], k: int) -> dict:
+    """Figures over per-query results {rank, answered, highlight, paragraph}, ranked down to
+    `k`: recall at the usual cutoffs up to k (a deeper one was not looked at) and at k itself."""
     n = len(results)
     ranks = [r["rank"] for r in results]
     figures: dict = {"n": n}
-    for k in CUTOFFS:
-        figures[f"recall@{k}"] = round(sum(r is not None and r <= k for r in ranks) / n, 4)
-    figures["mrr@10"] = round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)
+    for cutoff in sorted({c for c in CUTOFFS if c <= k} | {k}):
+        figures[f"recall@{cutoff}"] = round(sum(r is not None and r <= cutoff for r in ranks) / n, 4)
+    deepest = min(k, 10)
+    figures[f"mrr@{deepest}"] = round(sum(1 / r for r in ranks if r is not None and r <= deepest) / n, 4)
     figures["answered"] = _rate([r["answered"] for r in results])
     for key in ("highlight", "paragraph@3"):
         rate = _rate([r[key] for r in results])
@@ -122,6 +124,6 @@ def evaluate(
     by_lang = defaultdict(list)
     for row, result in zip(queries, results):
         by_lang[row.lang].append(result)
-    figures = _scores(results)
-    figures["by_lang"] = {lang: _scores(r) for lang, r in sorted(by_lang.items())}
+    figures = _scores(results, k)
+    figures["by_lang"] = {lang: _scores(r, k) for lang, r in sorted(by_lang.items())}
     return figures

@@ -20,7 +20,8 @@ SHARED_MODELS = ROOT / ".sanad" / "models"
 
 
 def write_config(folder: Path, **sections) -> Path:
-    """A config in `folder` whose data folder is private to it but shares the converted model."""
+    """A config in `folder` whose data folder is private to it but shares the converted model.
+    It may fetch from 127.0.0.1 (the tests' web server) unless `sources` says otherwise."""
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     if not (data / "models").exists():
@@ -29,6 +30,7 @@ def write_config(folder: Path, **sections) -> Path:
     raw = {"data_dir": str(data), "seeds_dir": str(ROOT / "seeds")}
     for key, value in sections.items():
         raw[key] = value
+    raw["sources"] = {"allow_private_addresses": True, **raw.get("sources", {})}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path

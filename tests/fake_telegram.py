@@ -55,6 +55,8 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._pushed = 0  # the last update id handed to the bot's queue
+        self._confirmed = 0  # the highest offset a getUpdates has asked from
 
     # ---- server -------------------------------------------------------------------------
     async def start(self) -> str:
@@ -119,6 +121,8 @@ class FakeTelegram:
 
     async def _getUpdates(self, params):
         offset = int(params.get("offset") or 0)
+        self._confirmed = max(self._confirmed, offset)
+        self._wake()
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while not self.updates and time.monotonic() < deadline:
@@ -146,7 +150,7 @@ class FakeTelegram:
 
     # ---- what a test does -----------------------------------------------------------------
     def _push(self, update: dict) -> None:
-        update["update_id"] = next(self._ids)
+        update["update_id"] = self._pushed = next(self._ids)
         self.updates.append(update)
         self._wake()
 
@@ -251,7 +255,15 @@ class FakeTelegram:
     def fail(self, method: str, *faults: tuple) -> None:
         self.faults.setdefault(method, []).extend(faults)
 
-    async def quiet(self, seconds: float = 1.0, since: int = 0) -> list[Call]:
-        """Calls made during `seconds` (for asserting that the bot stays silent)."""
-        await asyncio.sleep(seconds)
-        return [c for c in self.calls[since:] if c.method not in ("sendChatAction",)]
+    async def delivered(self, timeout: float = 30.0) -> None:
+        """Wait until the bot has taken every update sent so far into its queue: PTB asks for
+        a later offset only after queueing what the previous getUpdates returned."""
+        deadline = time.monotonic() + timeout
+        while self._confirmed <= self._pushed:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"updates up to {self._pushed} sent, only {self._confirmed - 1} confirmed")
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), 0.5)
+            except TimeoutError:
+                pass

@@ -3,11 +3,13 @@ stand-in Bot API server on 127.0.0.1, with the real model and a real index."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import logging
 import os
 import re
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from urllib.parse import unquote
@@ -59,6 +61,25 @@ async def running(fake: FakeTelegram, config, searcher: Searcher, **bot_settings
         await app.stop()
         await app.post_stop(app)
         await app.shutdown()
+
+
+async def settled(telegram: FakeTelegram, app, since: int = 0, polling: bool = True) -> list:
+    """The calls after position `since` once the bot has handled every update sent so far (each
+    one confirmed by a later getUpdates, unless it came by webhook, and PTB's queue done with
+    it): all it did, with nothing more still to come. What proves the bot stays silent."""
+    if polling:
+        await telegram.delivered()
+    await asyncio.wait_for(app.update_queue.join(), 60)
+    return [c for c in telegram.calls[since:] if c.method != "sendChatAction"]
+
+
+async def until(condition, what: str, timeout: float = 10.0) -> None:
+    """Wait for `condition()` to hold; fail, saying `what` never happened, after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 def sent_texts(calls):
@@ -159,10 +180,10 @@ async def test_greetings_and_thanks_get_a_reply_in_kind_not_a_search(telegram, s
 
 async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_config, seed_searcher):
     group = -100123
-    async with running(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher) as app:
         since = len(telegram.calls)
         telegram.send("Where were the drones launched from?", user_id=USER, chat_id=group, chat_type="supergroup")
-        assert not await telegram.quiet(1.5, since)
+        assert not await settled(telegram, app, since)
         telegram.send("/ask Where were the drones launched from?", user_id=USER, chat_id=group, chat_type="supergroup")
         [by_command] = await telegram.wait_for("sendMessage")
         since = len(telegram.calls)
@@ -191,7 +212,7 @@ async def test_in_groups_only_ask_mentions_and_replies_count(telegram, seed_conf
 
 
 async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegram, seed_config, seed_searcher):
-    async with running(telegram, seed_config, seed_searcher, allowed_users=(USER,)):
+    async with running(telegram, seed_config, seed_searcher, allowed_users=(USER,)) as app:
         telegram.send("just chatting", user_id=STRANGER, chat_id=-100777, chat_type="supergroup")  # not for the bot
         telegram.send("Where were the drones launched from?", user_id=STRANGER)
         [refusal] = await telegram.wait_for("sendMessage")
@@ -202,7 +223,7 @@ async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegra
         message = {"message_id": 1, "date": 0, "chat": {"id": STRANGER, "type": "private"}, "from": BOT, "text": "x"}
         telegram.press(message, "more:abc:3", user_id=STRANGER)
         await telegram.wait_for("answerCallbackQuery", since=since)  # the button stops spinning, silently
-        quiet = await telegram.quiet(1.5, since)
+        quiet = await settled(telegram, app, since)
         assert not [c for c in quiet if c.method == "sendMessage"]
         assert all("text" not in c.params for c in quiet if c.method == "answerCallbackQuery")
         assert [c.params["results"] for c in quiet if c.method == "answerInlineQuery"] == [[]]
@@ -213,11 +234,11 @@ async def test_users_outside_the_allow_list_get_one_refusal_then_nothing(telegra
 
 
 async def test_the_rate_limit_asks_a_fast_user_to_slow_down(telegram, seed_config, seed_searcher):
-    async with running(telegram, seed_config, seed_searcher, rate_limit_per_minute=2):
+    async with running(telegram, seed_config, seed_searcher, rate_limit_per_minute=2) as app:
         for question in ("Who is Qaani?", "Who is Kadhimi?", "Who is Shamkhani?", "Who is Biden?"):
             telegram.send(question, user_id=USER)
         replies = await telegram.wait_for("sendMessage", count=3)
-        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 3  # 4th: silence
+        assert len([c for c in await settled(telegram, app) if c.method == "sendMessage"]) == 3  # 4th: silence
     assert sum(t.startswith("Please slow down") for t in sent_texts(replies)) == 1
 
 
@@ -249,6 +270,11 @@ async def test_help_sources_and_stale_buttons(telegram, seed_config, seed_search
     assert all(a.params["text"].startswith("This button has expired") for a in answers)
 
 
+def refused(caplog) -> list:
+    """The reload watcher's log lines saying it kept the index in use instead of a bad build."""
+    return [r for r in caplog.records if "kept the previous index" in r.getMessage()]
+
+
 def small_index(tmp_path, models, text):
     config = load_config(write_config(tmp_path, bot={"reload_check_seconds": 0.2}))
     build_index(config, models, [Document("news.txt", "News", "https://example.com/n", "2021-11-09", "en", text)])
@@ -257,10 +283,7 @@ def small_index(tmp_path, models, text):
 
 async def serving(telegram: FakeTelegram, searcher: Searcher, word: str) -> None:
     """Wait (up to 5 s) until the running bot's watcher has switched to a build with `word`."""
-    for _ in range(50):  # the watcher polls every 0.2 s
-        if word in searcher.index.articles()[0].text:
-            return
-        await telegram.quiet(0.1)
+    await until(lambda: word in searcher.index.articles()[0].text, f"serving a build with {word!r}", 5)
 
 
 async def test_a_new_build_is_served_without_restart_and_reload_reports_it(telegram, tmp_path, models):
@@ -333,7 +356,7 @@ TOO_MANY = (
 
 
 async def test_replies_survive_bot_api_faults_exactly_once(telegram, seed_config, seed_searcher):
-    async with running(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher) as app:
         await telegram.wait_for("setMyCommands", count=2)
         telegram.fail("getUpdates", SERVER_ERROR, ("drop",))
         telegram.fail("sendMessage", SERVER_ERROR, ("drop",), TOO_MANY, ("slow", 1.0))
@@ -342,7 +365,7 @@ async def test_replies_survive_bot_api_faults_exactly_once(telegram, seed_config
         assert not telegram.faults["sendMessage"] and not telegram.faults["getUpdates"]  # every fault was hit
         telegram.send("من وصل إلى بغداد؟", user_id=USER + 1)
         [second] = await telegram.wait_for("sendMessage", since=telegram.calls.index(reply) + 1)
-        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 2  # no duplicates
+        assert len([c for c in await settled(telegram, app) if c.method == "sendMessage"]) == 2  # no duplicates
     assert LAUNCH_SITE in reply.params["text"] and second.params["chat_id"] == USER + 1
 
 
@@ -352,11 +375,11 @@ async def test_a_damaged_new_build_is_refused_and_the_old_one_kept(telegram, tmp
     async with running(telegram, config, searcher, reload_check_seconds=0.2):
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
         build_file(current_build(config.index_dir), "chunks.npy", segment=-1).write_text("{broken", encoding="utf-8")
-        await telegram.quiet(1.0)
+        await until(lambda: refused(caplog), "the watcher refusing the damaged build")
         telegram.send("Why was the bridge closed?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
     assert "bridge" in reply.params["text"]
-    refusals = [r for r in caplog.records if "kept the previous index" in r.getMessage()]
+    refusals = refused(caplog)
     assert len(refusals) == 1 and "chunks.npy" in refusals[0].getMessage()
 
 
@@ -417,7 +440,7 @@ async def test_webhook_mode_answers_updates_telegram_posts_and_refuses_forged_on
             )
         assert forged.status == 403 and genuine.status == 200
         [reply] = await telegram.wait_for("sendMessage")
-        assert len([c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]) == 1
+        assert len([c for c in await settled(telegram, app, polling=False) if c.method == "sendMessage"]) == 1
     finally:
         await app.updater.stop()
         await app.stop()
@@ -450,7 +473,7 @@ async def test_a_forged_more_offset_searches_nothing_and_the_bot_stays_responsiv
 async def test_more_pages_follow_on_without_repeats_and_an_old_page_button_shows_nothing(
     telegram, seed_config, seed_searcher
 ):
-    async with running(telegram, seed_config, seed_searcher):
+    async with running(telegram, seed_config, seed_searcher) as app:
         telegram.send("What did Iran say about the attack?", user_id=USER)
         [first] = await telegram.wait_for("sendMessage")
         more = next(b for b in buttons(first) if b["callback_data"].startswith("more:"))["callback_data"]
@@ -462,7 +485,7 @@ async def test_more_pages_follow_on_without_repeats_and_an_old_page_button_shows
         since = len(telegram.calls)
         telegram.press(PRIVATE_MESSAGE, more, user_id=USER)  # the first page's button again
         [again] = await telegram.wait_for("answerCallbackQuery", since=since)
-        assert not [c for c in await telegram.quiet(0.5, since) if c.method == "sendMessage"]
+        assert not [c for c in await settled(telegram, app, since) if c.method == "sendMessage"]
     quotes = [
         block.split("</blockquote>")[0].replace("<b>", "").replace("</b>", "")
         for page in pages
@@ -475,7 +498,7 @@ async def test_more_pages_follow_on_without_repeats_and_an_old_page_button_shows
 async def test_full_paragraph_after_the_article_changed_says_so(telegram, tmp_path, models):
     config = small_index(tmp_path, models, "The bridge over the river was closed for repairs on Monday.")
     searcher = Searcher(config, models)
-    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+    async with running(telegram, config, searcher, reload_check_seconds=0.2) as app:
         telegram.send("Why was the bridge closed?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
         para = next(b for b in buttons(reply) if b["callback_data"].startswith("para:"))["callback_data"]
@@ -486,7 +509,7 @@ async def test_full_paragraph_after_the_article_changed_says_so(telegram, tmp_pa
         since = len(telegram.calls)
         telegram.press(PRIVATE_MESSAGE, para, user_id=USER)
         [alert] = await telegram.wait_for("answerCallbackQuery", since=since)
-        assert not [c for c in await telegram.quiet(0.5, since) if c.method == "sendMessage"]
+        assert not [c for c in await settled(telegram, app, since) if c.method == "sendMessage"]
     assert alert.params["text"].startswith("This article has changed")
 
 
@@ -499,13 +522,13 @@ async def test_the_reload_watcher_survives_any_bad_build_and_takes_the_next_good
     async with running(telegram, config, searcher, reload_check_seconds=0.2):
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The museum reopened.")])
         (current_build(config.index_dir) / "manifest.json").write_text(manifest, encoding="utf-8")
-        await telegram.quiet(1.0)
+        await until(lambda: refused(caplog), "the watcher refusing the broken manifest")
         build_index(config, models, [Document("news.txt", "News", None, None, "en", "The zoo got a new panda.")])
         await serving(telegram, searcher, "panda")
         telegram.send("What did the zoo get?", user_id=USER)
         [reply] = await telegram.wait_for("sendMessage")
     assert "panda" in reply.params["text"]
-    assert [r for r in caplog.records if "kept the previous index" in r.getMessage()]
+    assert refused(caplog)
 
 
 def test_a_rejected_token_never_reaches_the_process_output(tmp_path, seed_config):
@@ -564,18 +587,13 @@ async def test_the_bot_polls_its_feeds_and_answers_from_new_articles_without_a_r
         build_from_config(config, models, warn=lambda _: None)
         searcher = Searcher(config, models)
         async with running(telegram, config, searcher, reload_check_seconds=60):  # the poll switches builds itself
-            for _ in range(1200):  # the worker starts and loads its models first: up to 2 min on a busy machine
-                if searcher.index.n_documents == 2:
-                    break
-                await telegram.quiet(0.1)
+            # The worker starts and loads its models first: up to 2 min on a busy machine.
+            await until(lambda: searcher.index.n_documents == 2, "the feed's article served", 120)
             telegram.send("How many homes will the new solar plant in Basra power?", user_id=USER)
             [reply] = await telegram.wait_for("sendMessage")
             telegram.send("Why was the bridge over the Tigris closed?", user_id=USER)
             [second] = await telegram.wait_for("sendMessage", since=telegram.calls.index(reply) + 1)
-            for _ in range(600):  # the next poll, 3 s after the first one ends
-                if web.hits["/feed-en.xml"] >= 2:
-                    break
-                await telegram.quiet(0.1)
+            await until(lambda: web.hits["/feed-en.xml"] >= 2, "the next poll", 60)  # 3 s after the first ends
         polls = web.hits["/feed-en.xml"]
     assert "350,000 homes" in reply.params["text"] and web.url("/news/solar-plant.html") in reply.params["text"]
     assert "repairs" in second.params["text"]  # the seeds stay in the archive beside the feed
@@ -654,6 +672,41 @@ async def test_an_inline_query_lists_passages_that_send_the_quoted_cited_passage
         "<b>", ""
     ).replace("</b>", "")
     assert refused.params["results"] == []  # allow-lists apply
+    # Telegram may cache results only for the user they were made for, and with allow-lists not at all.
+    assert answered.params["is_personal"] is True and answered.params["cache_time"] == 0
+
+
+async def test_inline_results_of_an_open_bot_are_cached_per_user_and_have_valid_ids(telegram, tmp_path, models):
+    config = load_config(write_config(tmp_path))
+    long_id = "تقارير/" + "ميناء-الفاو-الكبير-" * 6 + ".txt"  # far over 64 bytes, two bytes a letter
+    build_index(config, models, [Document(long_id, "Port", None, None, "en", "The Faw port received its first ship.")])
+    async with running(telegram, config, Searcher(config, models)):
+        telegram.inline("Which ship did the Faw port receive?", user_id=USER)
+        [answered] = await telegram.wait_for("answerInlineQuery")
+    [result] = answered.params["results"]
+    assert answered.params["is_personal"] is True and answered.params["cache_time"] > 0
+    assert 1 <= len(result["id"].encode()) <= 64
+
+
+async def test_a_slow_button_database_never_holds_up_other_chats(telegram, seed_config, seed_searcher):
+    """A reply's buttons are saved in a database; while it waits on a lock (another worker
+    writing, a reconnect), the bot goes on answering everyone else."""
+    async with running(telegram, seed_config, seed_searcher) as app:
+        await telegram.wait_for("setMyCommands", count=2)
+        locker = sqlite3.connect(seed_config.data_dir / "buttons.sqlite", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        try:
+            since = len(telegram.calls)
+            telegram.send("Where were the drones launched from?", user_id=USER)  # its buttons must wait
+            await until(lambda: app.bot_data["sanad"].service.served >= 1, "the question searched", 30)
+            telegram.send("/help", user_id=USER + 1)
+            [help_reply] = await telegram.wait_for("sendMessage", since=since)
+            assert help_reply.params["chat_id"] == USER + 1  # answered while the first reply waits
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        [_, answer] = await telegram.wait_for("sendMessage", count=2, since=since)
+    assert answer.params["chat_id"] == USER and LAUNCH_SITE in answer.params["text"]
 
 
 async def test_latest_lists_the_newest_first_and_sources_sums_up_the_archive(telegram, tmp_path, models):
@@ -707,10 +760,7 @@ async def test_two_workers_on_one_database_answer_each_others_buttons_and_serve_
         telegram.press(message, more_button["callback_data"], user_id=USER)
         [more] = await telegram.wait_for("sendMessage", since=since)
         add_articles(configs[0], models, [str(article)], warn=lambda _: None)  # the first worker's side
-        for _ in range(50):
-            if workers[1].index.n_documents == 2:
-                break
-            await telegram.quiet(0.1)
+        await until(lambda: workers[1].index.n_documents == 2, "the second worker serving the new article", 5)
         since = len(telegram.calls)
         telegram.send("How long will grouting at the Mosul Dam go on?", user_id=USER)
         [dam] = await telegram.wait_for("sendMessage", since=since)

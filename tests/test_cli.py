@@ -133,6 +133,11 @@ def test_eval_reports_recall_by_language(cli_config):
         str(data / "queries.en.jsonl"),
     )
     assert table.returncode == 0 and "recall@1" in table.stdout and "\nen " in table.stdout
+    corpus, queries = str(data / "corpus.ar.jsonl"), str(data / "queries.en.jsonl")
+    shallow = run("eval", "--config", str(cli_config), "--corpus", corpus, "--queries", queries, "-k", "3", "--json")
+    cut = json.loads(shallow.stdout)
+    assert [key for key in cut if key.startswith(("recall@", "mrr@"))] == ["recall@1", "recall@3", "mrr@3"]
+    assert cut["recall@1"] == figures["recall@1"] and cut["recall@3"] <= figures["recall@5"]
 
 
 def test_the_bot_without_a_token_says_how_to_set_one():

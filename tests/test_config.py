@@ -27,12 +27,25 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults():
         ("bot:\n  admins: [alice]\n", "bot.admins"),
         ("bot:\n  base_url: ftp://x\n", "bot.base_url"),
         ("search: 3\n", "search"),
+        ("store:\n  postgres_url: postgresql://sanad@db/sanad?sslmode=require&password=x\n", "store.postgres_url"),
+        ("sources:\n  allow_private_addresses: yes please\n", "sources.allow_private_addresses"),
         ("colour: blue\n", "colour"),
     ],
 )
 def test_bad_keys_and_values_are_errors_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, text))
+
+
+def test_a_password_in_the_database_url_is_refused_without_being_repeated(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, "store:\n  postgres_url: postgresql://sanad:hunter2@db/sanad\n"))
+    assert "hunter2" not in str(refused.value)
+
+
+def test_only_public_hosts_are_fetched_unless_the_config_says_otherwise(tmp_path):
+    assert not load_config(write(tmp_path, "")).sources.allow_private_addresses
+    assert not load_config(ROOT / "config.yaml").sources.allow_private_addresses
 
 
 def test_missing_keys_take_defaults_and_paths_are_relative_to_the_file(tmp_path):

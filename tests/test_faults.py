@@ -4,6 +4,7 @@ cannot be written. The index in use always survives, and errors say what is wron
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -221,3 +222,17 @@ def test_a_full_disk_during_a_build_is_reported_and_changes_nothing(tmp_path, mo
     assert not list((config.index_dir / "builds").glob(".tmp-*"))
     assert open_index(config.index_dir).n_documents == 2
     assert os.listdir(config.index_dir / "builds") == [before.name]
+
+
+def test_a_build_writes_to_the_embedding_cache_while_another_process_reads_it(tmp_path):
+    from index.embed import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache.put_many({b"k": np.ones(4, dtype=np.float32)})
+    reader = sqlite3.connect(tmp_path / "cache.sqlite", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM vectors").fetchone()  # a long read is under way
+    cache.put_many({b"other": np.zeros(4, dtype=np.float32)})  # a rollback journal would wait for it, then fail
+    assert reader.execute("SELECT COUNT(*) FROM vectors").fetchone() == (1,)  # the reader's snapshot
+    reader.execute("COMMIT")
+    assert set(EmbeddingCache(tmp_path / "cache.sqlite").get_many([b"k", b"other"])) == {b"k", b"other"}

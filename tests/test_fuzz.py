@@ -9,7 +9,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from tests.fake_telegram import BOT
-from tests.test_bot import running, telegram  # noqa: F401  (the fixture)
+from tests.test_bot import running, settled, telegram  # noqa: F401  (the fixture)
 
 NASTY = [
     "",
@@ -64,11 +64,11 @@ questions = st.one_of(
 async def test_every_fuzzed_question_gets_exactly_one_sensible_reply(telegram, seed_config, seed_searcher, caplog):  # noqa: F811
     inputs = [q for q in collect(questions, 60) if q.strip() and not q.lstrip().startswith("/")]
     caplog.set_level(logging.WARNING)
-    async with running(telegram, seed_config, seed_searcher, rate_limit_per_minute=1000):
+    async with running(telegram, seed_config, seed_searcher, rate_limit_per_minute=1000) as app:
         for i, question in enumerate(inputs):
             telegram.send(question, user_id=5000 + i)
         replies = await telegram.wait_for("sendMessage", count=len(inputs), timeout=120)
-        extra = [c for c in await telegram.quiet(1.0) if c.method == "sendMessage"]
+        extra = [c for c in await settled(telegram, app) if c.method == "sendMessage"]
     assert len(extra) == len(inputs)  # exactly one reply each
     by_user = {c.params["chat_id"]: c.params["text"] for c in replies}
     assert set(by_user) == {5000 + i for i in range(len(inputs))}

@@ -22,7 +22,7 @@ def web():
 @pytest.fixture
 def ingest(tmp_path):
     store = ArticleStore(tmp_path / "articles.sqlite")
-    with Fetcher(timeout=1.0, max_bytes=1 << 20, retries=2, backoff=0.05) as fetcher:
+    with Fetcher(timeout=1.0, max_bytes=1 << 20, retries=2, backoff=0.05, allow_private=True) as fetcher:
         yield Ingestor(store, fetcher)
     store.close()
 

@@ -94,6 +94,49 @@ def test_add_list_and_remove_an_article(tmp_path, web, capsys, models, store_con
     assert "no such article" in capsys.readouterr().out
 
 
+def test_a_removed_article_stays_removed_when_its_feed_changes_until_add_force_takes_it_back(
+    tmp_path, web, capsys, models, store_config
+):
+    config = str(write_config(tmp_path, store=store_config, sources={"feeds": [web.url("/feed-en.xml")]}))
+    run(capsys, "update", "--config", config)
+    solar = web.url("/news/solar-plant.html")
+    assert json.loads(run(capsys, "remove", "--json", "--config", config, solar))["removed"] == 1
+    web.routes["/news/dam.html"] = Page(
+        b"<html><head><title>Mosul Dam grouting extended</title></head><body><article><h1>Mosul Dam grouting "
+        b"extended</h1><p>Grouting work at the Mosul Dam will go on for eleven more years, the ministry said on "
+        b"Sunday, after engineers found new cavities under the foundations of the dam on the Tigris.</p><p>The "
+        b"work keeps the dam safe while a lasting repair is designed and paid for by the government.</p>"
+        b"</article></body></html>"
+    )
+    feed = (
+        web.file("feed-en.xml")
+        .replace(  # the feed moves on: the removed story is listed again, and a new one
+            b"</feed>",
+            f'<entry><title>Mosul Dam grouting extended</title><link href="{web.base}/news/dam.html"/>'
+            "<id>dam</id><updated>2026-11-22T07:00:00Z</updated></entry></feed>".encode(),
+        )
+        .replace(
+            b"<updated>2026-11-20T08:15:00Z</updated>\n</entry>", b"<updated>2026-11-21T08:00:00Z</updated>\n</entry>"
+        )
+    )
+    web.routes["/feed-en.xml"] = Page(feed, content_type="application/atom+xml")
+    pages = web.hits["/news/solar-plant.html"]
+    summary = json.loads(run(capsys, "update", "--json", "--config", config))
+    assert (summary["new"], summary["skipped"]) == (1, [{"source": solar, "removed": summary["skipped"][0]["removed"]}])
+    assert "1 skipped: " in summary["summary"] and "removed on" in summary["summary"]
+    assert web.hits["/news/solar-plant.html"] == pages  # not even fetched
+    listed = [json.loads(line)["url"] for line in run(capsys, "list", "--json", "--config", config).splitlines()]
+    assert listed == [web.url("/news/dam.html")]
+    assert main(["add", "--config", config, solar]) == 0  # a link sent again is still refused, and says why
+    assert "1 skipped" in capsys.readouterr().out
+    back = json.loads(run(capsys, "add", "--force", "--json", "--config", config, solar))
+    assert (back["new"], back["skipped"]) == (1, [])
+    assert any(
+        "350,000 homes" in p["text"]
+        for p in ask(capsys, config, "How many homes will the solar plant power?")["passages"]
+    )
+
+
 def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(tmp_path, web, models, store_config):
     config = load_config(write_config(tmp_path, store=store_config, sources={"feeds": [web.url("/feed-en.xml")]}))
     with open_store(config).lock():  # an operator's build holds the store
@@ -115,6 +158,9 @@ def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models
         if web.hits["/news/mosul-library.html"]:
             break
         time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the update never reached the second page")
     process.kill()
     process.wait()
     config = load_config(config_path)

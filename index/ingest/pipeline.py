@@ -1,8 +1,10 @@
 """`add` and `update`: links, files and feeds into the article store, one summary line for all.
 
-One bad item never stops the rest: each failure is a line in the summary and is tried again at
-the next update. A feed that has not changed costs one conditional GET (a 304), and a feed item
-already stored is fetched again only when its date moved on (or with `recheck`).
+One bad item never stops the rest: each failure is a line in the summary, and a feed's page
+that failed is tried again at later updates, waiting longer each time, until it is given up.
+A feed that has not changed costs one conditional GET (a 304), a feed item already stored is
+fetched again only when its date moved on (or with `recheck`), and a removed article is never
+fetched or stored again unless `add --force` takes it back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..embed import Models
 from .extract import NotAnArticle, extract_article
 from .feeds import FeedError, parse_feed
 from .http import Fetcher, FetchError
-from .urls import canonical_url, is_web_url
+from .urls import canonical_url, is_web_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Summary:
     unchanged: int = 0
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (url or file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (url or file, when it was removed)
     ids: list[str] = field(default_factory=list)  # articles new or changed
 
     def count(self, outcome: str, article_id: str) -> None:
@@ -46,11 +49,19 @@ class Summary:
         self.failed.append((where, reason))
         log.warning("%s: %s", where, reason)
 
+    def skip(self, where: str, removed: str) -> None:
+        self.skipped.append((where, removed[:10]))
+
     def line(self) -> str:
         parts = [f"{self.new} new", f"{self.changed} changed", f"{self.unchanged} unchanged"]
         if self.removed:
             parts.append(f"{self.removed} removed")
         text = ", ".join(parts)
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped: " + "; ".join(
+                f"{where}: removed on {when}" for where, when in self.skipped
+            )
+            text += " (`add --force` takes one back)"
         if self.failed:
             text += f", {len(self.failed)} failed: " + "; ".join(f"{where}: {why}" for where, why in self.failed)
         return text
@@ -62,6 +73,7 @@ class Summary:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "failed": [{"source": where, "reason": why} for where, why in self.failed],
+            "skipped": [{"source": where, "removed": when} for where, when in self.skipped],
             "ids": self.ids,
             "summary": self.line(),
         }
@@ -71,9 +83,34 @@ def article_id(url: str) -> str:
     return "web-" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
+def file_id(path: Path) -> str:
+    """An added file's article id: its name, after a digest of where it lies, so that two files
+    of one name are two articles (and the id shows no folder)."""
+    return f"file-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}/{path.name}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed page is tried again (see sources.retry_minutes, sources.max_attempts)."""
+
+    retry_minutes: float = 0.0
+    max_attempts: int = 5
+
+
 class Ingestor:
-    def __init__(self, store: ArticleStore, fetcher: Fetcher, progress: Callable[[Iterable], Iterable] = iter):
-        self.store, self.fetcher, self.progress = store, fetcher, progress
+    """`seeds_dir`: a file added from inside it is stored as the seed it is (the same id and
+    source a build gives it), not as a second article."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        fetcher: Fetcher,
+        progress: Callable[[Iterable], Iterable] = iter,
+        retry: RetryPolicy = RetryPolicy(),
+        seeds_dir: Path | None = None,
+    ):
+        self.store, self.fetcher, self.progress, self.retry = store, fetcher, progress, retry
+        self.seeds_dir = seeds_dir.resolve() if seeds_dir else None
 
     def page(
         self,
@@ -83,67 +120,101 @@ class Ingestor:
         title: str | None = None,
         date: str | None = None,
         entry_date: str | None = None,
+        force: bool = False,
+        retries: int | None = None,
     ) -> None:
-        """Fetch one article page and store it; a failure is counted and kept for a retry. The
-        feed's `title` and `date` are used where the page has none (the feed's date first: a
-        page's visible date is often only a day); `entry_date` is when the feed says the item
-        last changed."""
-        url = canonical_url(url)
+        """Fetch one article page and store it, under the URL it ends at after redirects (the one
+        asked for kept as an alias); a failure is counted and kept for a retry. The feed's `title`
+        and `date` are used where the page has none (the feed's date first: a page's visible date
+        is often only a day); `entry_date` is when the feed says the item last changed. A page
+        removed before is not fetched, unless `force` takes it back."""
+        asked = canonical_url(url)
+        gone = None if force else self.store.tombstone(asked)
+        if gone is not None:
+            summary.skip(asked, gone.removed)
+            return
         try:
-            response = self.fetcher.get(url)
-            found = extract_article(response.content, url, response.content_type, response.charset)
+            response = self.fetcher.get(asked, retries=retries)
+            final = canonical_url(response.url or asked)
+            found = extract_article(response.content, final, response.content_type, response.charset)
         except (FetchError, NotAnArticle) as exc:
-            self.store.record_failure(url, source, str(exc))
-            summary.fail(url, str(exc))
+            self._failed(asked, source, str(exc), summary)
             return
         except Exception as exc:  # an extractor bug on one odd page must not stop the rest
-            log.exception("%s: extraction failed", url)
-            self.store.record_failure(url, source, f"extraction failed ({type(exc).__name__})")
-            summary.fail(url, f"extraction failed ({type(exc).__name__})")
+            log.exception("%s: extraction failed", asked)
+            self._failed(asked, source, f"extraction failed ({type(exc).__name__})", summary)
             return
+        known = self.store.get(asked)
         article = Article(
-            article_id(url),
-            url,
-            found.title or title or url,
+            known.id if known else article_id(final),
+            final,
+            found.title or title or final,
             date or found.date,
             found.lang,
             source,
             found.text,
             entry_date=entry_date,
         )
-        summary.count(self.store.put(article), article.id)
+        outcome = self.store.put(article, force=force)
+        if outcome == "removed":
+            summary.skip(asked, self.store.tombstone(final, article.fingerprint).removed)
+            return
+        if final != asked:
+            self.store.alias(asked, final)
+        summary.count(outcome, article.id)
 
-    def add(self, targets: list[str]) -> Summary:
-        """Links (fetched) and files (read: txt, md, html, jsonl), stored now."""
+    def _failed(self, url: str, source: str, reason: str, summary: Summary) -> None:
+        attempts = self.store.record_failure(url, source, reason, self.retry.retry_minutes)
+        if source != "link" and attempts >= self.retry.max_attempts:
+            reason += f"; given up after {attempts} tries"
+        summary.fail(url, reason)
+
+    def add(self, targets: list[str], force: bool = False) -> Summary:
+        """Links (fetched) and files (read: txt, md, html, jsonl), stored now. `force` takes back
+        articles that were removed."""
         summary = Summary()
         for target in self.progress(targets):
             path = Path(target)
             if is_web_url(target):
-                self.page(target, "link", summary)
+                self.page(target, "link", summary, force=force)
             elif path.is_file() and path.suffix.lower() in SUFFIXES:
-                problems: list[str] = []
-                docs = list(load_file(path, path.name, problems.append))
-                for problem in problems:
-                    summary.fail(target, problem)
-                for doc in docs:
-                    article = Article(
-                        doc.id, doc.url and canonical_url(doc.url), doc.title, doc.date, doc.lang, "file", doc.text
-                    )
-                    summary.count(self.store.put(article), article.id)
+                self._file(path, target, force, summary)
             else:
                 summary.fail(target, f"not an http(s) URL or a file of {', '.join(SUFFIXES)}")
         return summary
 
+    def _file(self, path: Path, target: str, force: bool, summary: Summary) -> None:
+        resolved = path.resolve()
+        if self.seeds_dir and resolved.is_relative_to(self.seeds_dir):
+            base, source = resolved.relative_to(self.seeds_dir).as_posix(), "seeds"
+        else:
+            base, source = file_id(path), "file"
+        problems: list[str] = []
+        docs = list(load_file(path, base, problems.append))
+        for problem in problems:
+            summary.fail(target, problem)
+        for doc in docs:
+            article = Article(
+                doc.id, doc.url and canonical_url(doc.url), doc.title, doc.date, doc.lang, source, doc.text
+            )
+            outcome = self.store.put(article, force=force)
+            if outcome == "removed":
+                summary.skip(target, self.store.tombstone(article.id, article.url, article.fingerprint).removed)
+            else:
+                summary.count(outcome, article.id)
+
     def update(self, feeds: Iterable[str], recheck: bool = False) -> Summary:
-        """Poll every feed, take in new and changed items, retry the pages that failed before,
-        and with `recheck` fetch every stored page again."""
-        summary, seen = Summary(), set()
+        """Poll every feed, take in new and changed items, retry the pages of these feeds that
+        failed before and are due (once each, without waiting between tries), and with
+        `recheck` fetch every stored page again."""
+        feeds = list(feeds)
+        summary, seen, polled = Summary(), set(), {redact_url(feed) for feed in feeds}
         for feed in feeds:
             self._feed(feed, recheck, summary, seen)
-        for url, source in self.store.failures():
-            if url not in seen and source != "link":
-                seen.add(url)
-                self.page(url, source, summary)
+        for failure in self.store.due_failures(self.retry.max_attempts):
+            if failure.url not in seen and failure.source in polled:
+                seen.add(failure.url)
+                self.page(failure.url, failure.source, summary, retries=0)
         if recheck:
             for article in self.store.articles():
                 if article.url and article.url not in seen and article.source not in ("seeds", "file"):
@@ -152,16 +223,22 @@ class Ingestor:
         return summary
 
     def _feed(self, feed: str, recheck: bool, summary: Summary, seen: set[str]) -> None:
-        etag, modified = self.store.feed_state(feed)
+        """One feed; it is named (and stored as its items' source) without its user name and
+        password, should its URL carry them."""
+        name = redact_url(feed)
+        etag, modified = self.store.feed_state(name)
         try:
             response = self.fetcher.get(feed, etag, modified)
             if response.status == 304:
                 return
             items = parse_feed(response.content)
         except (FetchError, FeedError) as exc:
-            summary.fail(feed, str(exc))
+            summary.fail(name, str(exc))
             return
         for item in self.progress(items):
+            if not is_web_url(item.url):  # a feed may link anywhere: javascript:, file:, relative paths
+                summary.fail(redact_url(item.url), "not an http(s) link")
+                continue
             url = canonical_url(item.url)
             if url in seen:
                 continue
@@ -170,13 +247,19 @@ class Ingestor:
             if known is not None and not recheck and (item.updated is None or item.updated == known.entry_date):
                 summary.unchanged += 1
                 continue
-            self.page(url, feed, summary, item.title, item.published, item.updated)
+            self.page(url, name, summary, item.title, item.published, item.updated)
         # Saved once every item was taken in (or recorded as failed): a kill half way polls again.
-        self.store.set_feed_state(feed, response.headers.get("etag"), response.headers.get("last-modified"))
+        self.store.set_feed_state(name, response.headers.get("etag"), response.headers.get("last-modified"))
 
 
 def fetcher_for(config: Config) -> Fetcher:
-    return Fetcher(config.sources.timeout_seconds, int(config.sources.max_page_mb * (1 << 20)))
+    s = config.sources
+    return Fetcher(s.timeout_seconds, int(s.max_page_mb * (1 << 20)), allow_private=s.allow_private_addresses)
+
+
+def ingestor_for(config: Config, store: ArticleStore, fetcher: Fetcher, progress) -> Ingestor:
+    retry = RetryPolicy(config.sources.retry_minutes, config.sources.max_attempts)
+    return Ingestor(store, fetcher, progress, retry, config.seeds_dir)
 
 
 def _bar(progress: bool, what: str) -> Callable[[Iterable], Iterable]:
@@ -199,11 +282,12 @@ def _reindex(config: Config, models: Models, progress: bool, warn) -> BuildResul
 
 
 def add_articles(
-    config: Config, models: Models, targets: list[str], progress: bool = False, warn=print
+    config: Config, models: Models, targets: list[str], progress: bool = False, warn=print, force: bool = False
 ) -> tuple[Summary, BuildResult | None]:
-    """`sanad-index add`: links and files into the store, then into the index."""
+    """`sanad-index add`: links and files into the store, then into the index; `force` takes
+    back articles that were removed."""
     with open_articles(config) as store, fetcher_for(config) as fetcher:
-        summary = Ingestor(store, fetcher, _bar(progress, "adding")).add(targets)
+        summary = ingestor_for(config, store, fetcher, _bar(progress, "adding")).add(targets, force)
     return summary, _reindex(config, models, progress, warn)
 
 
@@ -212,7 +296,9 @@ def update_archive(
 ) -> tuple[Summary, BuildResult | None]:
     """`sanad-index update` and the bot's polling: every feed into the store, then the index."""
     with open_articles(config) as store, fetcher_for(config) as fetcher:
-        summary = Ingestor(store, fetcher, _bar(progress, "feed items")).update(config.sources.feeds, recheck)
+        summary = ingestor_for(config, store, fetcher, _bar(progress, "feed items")).update(
+            config.sources.feeds, recheck
+        )
     return summary, _reindex(config, models, progress, warn)
 
 

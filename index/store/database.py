@@ -17,7 +17,8 @@ class SQLiteDatabase:
 
     def __init__(self, path: Path, schema: str):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30)
+        # Any one thread at a time: the bot's buttons are read and written from worker threads.
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(schema)
 

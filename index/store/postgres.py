@@ -152,6 +152,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX questions_created ON questions (created);
         """,
     ),
+    (
+        3,
+        """
+        -- Failed pages wait longer after each failure and are given up; removed articles stay removed.
+        ALTER TABLE failures ADD COLUMN attempts int NOT NULL DEFAULT 1, ADD COLUMN next_try text;
+        CREATE TABLE tombstones (key text PRIMARY KEY, id text NOT NULL, title text NOT NULL, removed text NOT NULL);
+        CREATE INDEX tombstones_id ON tombstones (id);
+        """,
+    ),
 ]
 
 
@@ -200,11 +209,13 @@ def connection_url(config: Config) -> str:
 
 
 def _without_password(url: str) -> str:
+    """What may be printed of a database URL: no password, in its user part or its query."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@{netloc[1]}"))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}@{netloc.rsplit('@', 1)[1]}"
+    query = "&".join(p for p in parts.query.split("&") if p and p.partition("=")[0].lower() != "password")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 class PostgresStore:
