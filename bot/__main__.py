@@ -13,6 +13,7 @@ from telegram.error import InvalidToken, TelegramError
 from index.config import ConfigError, load_config
 from index.default_model import ModelSourceError
 from index.embed import EmbedderError
+from index.matcher import MatcherError
 from index.search import Searcher
 from index.store import IndexUnavailable
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.bot.mode == "webhook" and not config.bot.webhook_url:
             raise ConfigError("bot.webhook_url: must be set (a public https URL) for bot.mode: webhook")
         searcher = Searcher(config)
-    except (ConfigError, IndexUnavailable, EmbedderError, ModelSourceError) as exc:
+    except (ConfigError, IndexUnavailable, EmbedderError, ModelSourceError, MatcherError) as exc:
         print(f"sanad-bot: error: {exc}", file=sys.stderr)
         return 1
     app = build_application(config, token, searcher)

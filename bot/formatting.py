@@ -80,8 +80,14 @@ def human_period(first: str, last: str, ui_lang: str) -> str:
     return format_interval(*days, "yMMMd", locale=LOCALES[ui_lang])
 
 
-def citation(title: str, paragraph: int, date: str | None, url: str | None, ui_lang: str) -> str:
-    parts = [f"📰 {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))}", f"¶{paragraph}"]
+def citation(
+    title: str, paragraph: int | None, date: str | None, url: str | None, ui_lang: str, outlet: str | None = None
+) -> str:
+    parts = [f"📰 {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))}"]
+    if outlet:
+        parts.append(esc(isolate(outlet, ui_lang)))
+    if paragraph:
+        parts.append(f"¶{paragraph}")
     if date:
         parts.append(esc(isolate(human_date(date, ui_lang), ui_lang)))
     link = _safe_url(url)
@@ -137,7 +143,10 @@ def _utf16_prefix(s: str, units: int) -> str:
 
 
 def passage_block(p: Passage, number: int, ui_lang: str, budget: int = MAX_UTF16) -> str:
-    cite = citation(p.title, p.paragraph, p.date, p.link if _safe_url(p.link) else p.url, ui_lang)
+    cite = citation(p.title, p.paragraph, p.date, p.link if _safe_url(p.link) else p.url, ui_lang, p.outlet)
+    if p.also_reported_by:
+        outlets = " · ".join(esc(isolate(r.outlet, ui_lang)) for r in p.also_reported_by)
+        cite += "\n" + text("also_reported", ui_lang, outlets=outlets)
 
     def render(body: str) -> str:
         return f"<b>{number}.</b>\n<blockquote>{_bold_highlight(body, p.highlight)}</blockquote>\n{cite}"
@@ -187,6 +196,30 @@ def paragraph_message(title: str, paragraph: int, date: str | None, url: str | N
     return _fit(body, lambda b: f"<blockquote>{esc(b)}</blockquote>\n{cite}", MAX_UTF16)
 
 
+def reports_message(reports: Sequence, ui_lang: str) -> str:
+    """What the "Also reported" button shows: each other outlet's sentence, quoted and cited."""
+    blocks = []
+    for r in reports:
+        link = r.link if _safe_url(r.link) else r.url
+        cite = citation(r.title, None, r.date, link, ui_lang, r.outlet)
+        blocks.append(f"<blockquote>{esc(r.text)}</blockquote>\n{cite}")
+    return pack(blocks, text("also_header", ui_lang))[0]
+
+
+def timeline_message(events: Sequence, ui_lang: str) -> str:
+    """A story's events in date order: day, headline (linked), and the outlets that reported it."""
+    lines = [text("timeline_header", ui_lang, n=len(events))]
+    for event in events:
+        first = event.articles[0]
+        day = esc(isolate(human_date(event.date, ui_lang), ui_lang)) if event.date else "…"
+        title = esc(isolate(shorten(first["title"], MAX_TITLE_CHARS), ui_lang))
+        link = _safe_url(first["url"])
+        title = f'<a href="{html.escape(link, quote=True)}">{title}</a>' if link else title
+        outlets = " · ".join(dict.fromkeys(esc(isolate(a["outlet"], ui_lang)) for a in event.articles if a["outlet"]))
+        lines.append(f"• <b>{day}</b> — {title}" + (f" ({outlets})" if outlets else ""))
+    return _fit_lines(lines)
+
+
 def _source_name(source: str, ui_lang: str) -> str:
     if source in ("seeds", "file", "link"):
         return text(f"source_{source}", ui_lang)
@@ -206,6 +239,11 @@ def sources_message(summary: ArchiveSummary, ui_lang: str) -> str:
     if summary.first and summary.last:
         span = human_period(summary.first, summary.last, ui_lang)
         lines.append(text("sources_dates", ui_lang, span=esc(span)))
+    if summary.outlets:
+        lines.append(text("sources_outlets", ui_lang))
+        lines += [f"• {esc(isolate(outlet, ui_lang))}: {n:,}" for outlet, n in summary.outlets[:10]]
+        if summary.sources:
+            lines.append(text("sources_unnamed", ui_lang))
     lines += [f"• {esc(isolate(_source_name(source, ui_lang), ui_lang))}: {n:,}" for source, n in summary.sources[:10]]
     if summary.newest:
         lines += ["", text("sources_newest", ui_lang)] + [_article_line(d, ui_lang) for d in summary.newest]

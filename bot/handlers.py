@@ -34,8 +34,10 @@ from .formatting import (
     inline_message,
     latest_message,
     paragraph_message,
+    reports_message,
     shorten,
     sources_message,
+    timeline_message,
 )
 from .keyboards import QuestionStore, answer_keyboard, decode
 from .service import SearchService
@@ -222,8 +224,15 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         log.info("question %r answered=%s in %.0f ms", question, answer.answered, answer.took_ms)
     keyboard = None
     if answer.answered:  # the database may be slow (a lock, a reconnect): never on the event loop
-        keyboard = answer_keyboard(answer, await asyncio.to_thread(s.questions.add, answer, lang), lang)
+        keyboard = answer_keyboard(
+            answer, await asyncio.to_thread(s.questions.add, answer, lang), lang, _timelines(s, answer)
+        )
     await _send(update.effective_message, answer_messages(answer, lang), keyboard)
+
+
+def _timelines(s: BotState, answer) -> frozenset[int]:
+    """The ranks of the passages whose story has more than one event: they get a Timeline button."""
+    return frozenset(p.rank for p in answer.passages if s.service.story_events(p.story) > 1)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -248,6 +257,24 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         body = paragraph_message(doc.title, view.paragraph, doc.date, doc.url, view.text, lang)
         await _send(query.message, [body])
         return
+    if action == "also":
+        stored = asked.reports.get(value)
+        reports = s.service.reports(stored) if stored else None
+        if not reports:
+            await query.answer(text("changed_button" if stored else "stale_button", lang), show_alert=True)
+            return
+        await query.answer()
+        await _send(query.message, [reports_message(reports, lang)])
+        return
+    if action == "time":
+        quoted = asked.passages.get(value)
+        events = s.service.timeline(quoted.doc_id) if quoted else None
+        if not events:
+            await query.answer(text("changed_button" if quoted else "stale_button", lang), show_alert=True)
+            return
+        await query.answer()
+        await _send(query.message, [timeline_message(events, lang)])
+        return
     # Only the next page, claimed before searching: an old or forged offset, or a double press,
     # searches nothing.
     asked = await asyncio.to_thread(s.questions.claim_page, key, value, s.config.search.top_k)
@@ -261,7 +288,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     asked.record(answer)
     await asyncio.to_thread(s.questions.save, key, asked)
-    await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang))
+    await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang, _timelines(s, answer)))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -25,7 +25,7 @@ from index.store.database import PostgresDatabase, SQLiteDatabase, open_database
 from .texts import text
 
 MAX_CALLBACK_BYTES = 64
-_DATA = re.compile(r"(more|para):([A-Za-z0-9_-]{1,16}):([0-9]{1,4})")
+_DATA = re.compile(r"(more|para|also|time):([A-Za-z0-9_-]{1,16}):([0-9]{1,4})")
 
 
 def quote_digest(quoted: str) -> bytes:
@@ -54,9 +54,14 @@ class AskedQuestion:
     created: float  # unix time
     shown: int = 0  # passages shown so far: the next "more" starts here
     passages: dict[int, Quoted] = field(default_factory=dict)  # rank -> what it quoted
+    # rank -> the other outlets' sentences shown as its corroboration: (doc id, start, end, digest)
+    reports: dict[int, list[tuple[str, int, int, str]]] = field(default_factory=dict)
 
     def record(self, answer: Answer) -> None:
         self.passages.update({p.rank: Quoted.of(p) for p in answer.passages})
+        for p in answer.passages:
+            if p.also_reported_by:
+                self.reports[p.rank] = [(r.doc_id, *r.span, quote_digest(r.text).hex()) for r in p.also_reported_by]
         self.shown = max([self.shown, *self.passages])
 
 
@@ -128,6 +133,7 @@ class QuestionStore:
             "passages": {
                 rank: [q.doc_id, q.paragraph, q.start, q.end, q.digest.hex()] for rank, q in asked.passages.items()
             },
+            "reports": asked.reports,
         }
         with self._db.transaction():
             self._db.execute(
@@ -145,7 +151,8 @@ class QuestionStore:
             int(rank): Quoted(doc_id, paragraph, start, end, bytes.fromhex(digest))
             for rank, (doc_id, paragraph, start, end, digest) in state["passages"].items()
         }
-        return AskedQuestion(state["question"], state["lang"], row[0], state["shown"], passages)
+        reports = {int(rank): [tuple(r) for r in found] for rank, found in state.get("reports", {}).items()}
+        return AskedQuestion(state["question"], state["lang"], row[0], state["shown"], passages, reports)
 
 
 def encode(action: str, key: str, value: int) -> str:
@@ -163,13 +170,29 @@ def decode(data: str | None) -> tuple[str, str, int] | None:
     return match.group(1), match.group(2), int(match.group(3))
 
 
-def answer_keyboard(answer: Answer, key: str, lang: str) -> InlineKeyboardMarkup | None:
+def answer_keyboard(
+    answer: Answer, key: str, lang: str, timelines: frozenset[int] = frozenset()
+) -> InlineKeyboardMarkup | None:
+    """Under a reply: the full paragraph of each passage; the other outlets' sentences of those
+    others reported; the timeline of those whose story has several events (ranks in
+    `timelines`); and more results."""
     rows = [
         [
             InlineKeyboardButton(text("full_button", lang, n=p.rank), callback_data=encode("para", key, p.rank))
             for p in answer.passages
         ]
     ]
+    also = [
+        InlineKeyboardButton(text("also_button", lang, n=p.rank), callback_data=encode("also", key, p.rank))
+        for p in answer.passages
+        if p.also_reported_by
+    ]
+    timeline = [
+        InlineKeyboardButton(text("timeline_button", lang, n=p.rank), callback_data=encode("time", key, p.rank))
+        for p in answer.passages
+        if p.rank in timelines
+    ]
+    rows += [row for row in (also, timeline) if row]
     if answer.more:
         last = answer.passages[-1].rank
         rows.append([InlineKeyboardButton(text("more_button", lang), callback_data=encode("more", key, last))])

@@ -10,7 +10,9 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from index.articles import open_articles
+from index.corroboration import Report
 from index.documents import Document
+from index.fragments import link_to_quote
 from index.search import Answer, Searcher
 from index.store import IndexUnavailable
 
@@ -24,7 +26,8 @@ class ArchiveSummary:
     """What /sources tells: how many articles, from where, over which dates, the newest ones."""
 
     total: int
-    sources: list[tuple[str, int]]  # (source, articles), most first: seeds, file, link, or a feed URL
+    sources: list[tuple[str, int]]  # (source, articles) of those with no outlet, most first: seeds, file, link, feed
+    outlets: list[tuple[str, int]]  # (outlet, articles), most first: the articles whose outlet is known
     first: str | None  # ISO date of the oldest dated article
     last: str | None
     newest: list[Document]
@@ -76,10 +79,12 @@ class SearchService:
         if store is not None:
             with store:
                 known = store.sources()
-        counts = Counter(known.get(doc_id, "seeds") for doc_id in index.doc_row)
+        outlets = {row: self.searcher.outlet(index, row) for row in index.doc_row.values()}
+        counts = Counter(known.get(doc_id, "seeds") for doc_id, row in index.doc_row.items() if not outlets[row])
         return ArchiveSummary(
             index.n_documents,
             counts.most_common(),
+            Counter(name for name in outlets.values() if name).most_common(),
             index.day(dated[-1]) if dated else None,
             index.day(dated[0]) if dated else None,
             [index.documents[row] for row in dated[:newest]],
@@ -133,6 +138,30 @@ class SearchService:
         except Exception:  # anything else a damaged or huge build raises: reported once, like the above
             self._refused_build = newest
             log.exception("kept the previous index: build %s could not be opened", newest)
+
+    def reports(self, stored: list[tuple[str, int, int, str]]) -> list | None:
+        """The other outlets' sentences a reply named, as the index in use holds them now; None
+        when one of their articles has changed or gone since."""
+        index, found = self.searcher.index, []
+        for doc_id, start, end, digest in stored:
+            row = index.doc_row.get(doc_id)
+            if row is None or quote_digest(index.documents[row].text[start:end]).hex() != digest:
+                return None
+            doc = index.documents[row]
+            link = link_to_quote(doc.url, doc.text, start, end) if doc.url else None
+            found.append(Report(doc.id, self.searcher.outlet(index, row), doc.title, doc.url, doc.date,
+                                doc.text[start:end], link, start, end))  # fmt: skip
+        return found
+
+    def timeline(self, doc_id: str):
+        """The events of the story of an article, in date order (None when it has gone)."""
+        found = self.searcher.timeline(doc_id)
+        return found[1] if found else None
+
+    def story_events(self, story: str | None) -> int:
+        """How many events a story holds in the index in use."""
+        index = self.searcher.index
+        return len({index.event_of[row] for row in index.story_rows.get(story or "", [])})
 
     def stats(self) -> dict:
         index = self.searcher.index

@@ -58,6 +58,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "source": {"ar": "المصدر", "en": "Source"},
     "link": {"ar": "الرابط", "en": "link"},
     "more_button": {"ar": "المزيد ◂", "en": "More ▸"},
+    "also_button": {"ar": "نقلته أيضاً {n}", "en": "Also reported {n}"},
+    "timeline_button": {"ar": "التسلسل الزمني {n}", "en": "Timeline {n}"},
+    "also_reported": {"ar": "نقلته أيضاً: {outlets}", "en": "Also reported by: {outlets}"},
+    "also_header": {"ar": "📣 نقلته أيضاً:", "en": "📣 Also reported by:"},
+    "timeline_header": {"ar": "🧭 تسلسل القصة ({n} أحداث):", "en": "🧭 How the story unfolded ({n} events):"},
+    "sources_outlets": {"ar": "حسب المصدر:", "en": "By outlet:"},
+    "sources_unnamed": {"ar": "ومن غير مصدر مسمّى:", "en": "With no outlet named:"},
     "full_button": {"ar": "الفقرة كاملة {n}", "en": "Full ¶ {n}"},
     "stale_button": {
         "ar": "انتهت صلاحية هذا الزر. أعد إرسال السؤال من فضلك.",

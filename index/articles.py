@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import Config
 from .documents import Document
 from .store.database import PostgresDatabase, SQLiteDatabase, open_database
+from .stories import outlet_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -33,7 +34,10 @@ CREATE TABLE IF NOT EXISTS articles (
     fingerprint TEXT NOT NULL,  -- of the text: the same story under another URL is a duplicate
     entry_date TEXT,            -- the feed item's own date: when it moves on, the page is fetched again
     fetched TEXT NOT NULL,
-    changed TEXT NOT NULL
+    changed TEXT NOT NULL,
+    outlet TEXT,                -- who published it, when its source says (else its URL's domain tells)
+    event TEXT,                 -- the articles reporting the same happening (stories.py), set by each build
+    story TEXT                  -- the events that follow one another
 );
 CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
@@ -53,7 +57,10 @@ CREATE TABLE IF NOT EXISTS tombstones (
 CREATE INDEX IF NOT EXISTS tombstones_id ON tombstones (id);
 """
 # Columns added since the first schema, for SQLite files made before them (PostgreSQL: migrations).
-_ADDED_COLUMNS = {"failures": {"attempts": "INTEGER NOT NULL DEFAULT 1", "next_try": "TEXT"}}
+_ADDED_COLUMNS = {
+    "failures": {"attempts": "INTEGER NOT NULL DEFAULT 1", "next_try": "TEXT"},
+    "articles": {"outlet": "TEXT", "event": "TEXT", "story": "TEXT"},
+}
 
 
 def now(after_seconds: float = 0.0) -> str:
@@ -99,16 +106,19 @@ class Article:
     entry_date: str | None = None
     fetched: str = ""
     changed: str = ""
+    outlet: str | None = None  # as its source names it; None: its URL's domain tells
+    event: str | None = None
+    story: str | None = None
 
     @property
     def fingerprint(self) -> str:
         return text_fingerprint(self.text)
 
     def document(self) -> Document:
-        return Document(self.id, self.title, self.url, self.date, self.lang, self.text)
+        return Document(self.id, self.title, self.url, self.date, self.lang, self.text, self.outlet)
 
-    def summary(self) -> dict:
-        """What `list` shows: everything but the text."""
+    def summary(self, outlets: dict[str, str] | None = None) -> dict:
+        """What `list` shows: everything but the text; the outlet by its display name."""
         return {
             "id": self.id,
             "title": self.title,
@@ -116,15 +126,18 @@ class Article:
             "date": self.date,
             "lang": self.lang,
             "source": self.source,
+            "outlet": outlet_of(self.document(), outlets or {}) or None,
+            "event": self.event,
+            "story": self.story,
             "fetched": self.fetched,
             "changed": self.changed,
             "chars": len(self.text),
         }
 
 
-_COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, changed"
+_COLUMNS = "id, url, title, date, lang, source, text, entry_date, fetched, changed, outlet, event, story"
 _FAILURE_COLUMNS = "url, source, reason, at, attempts, next_try"
-_MARKS = ", ".join("?" * 11)  # the columns and the fingerprint
+_MARKS = ", ".join("?" * 14)  # the columns and the fingerprint
 
 
 def open_articles(config: Config, create: bool = True) -> ArticleStore | None:
@@ -204,7 +217,14 @@ class ArticleStore:
                         )
                         self._db.execute("DELETE FROM failures WHERE url = ?", (article.url,))
                 return "duplicate"
-        same = old is not None and (old.text, old.title, old.date) == (article.text, article.title, article.date)
+        if old is not None:  # its groups stand until the next build; an outlet once named stays named
+            article = replace(article, event=old.event, story=old.story, outlet=article.outlet or old.outlet)
+        same = old is not None and (old.text, old.title, old.date, old.outlet) == (
+            article.text,
+            article.title,
+            article.date,
+            article.outlet,
+        )
         with self._db.transaction():
             if old is not None and old.id != article.id:  # known under its URL: it keeps its id
                 article = replace(article, id=old.id)
@@ -283,6 +303,14 @@ class ArticleStore:
         order = "written" if self._db.postgres else "rowid"  # the last written last
         return [Article(*row) for row in self._db.execute(f"{query} ORDER BY {order}", args).fetchall()]
 
+    def set_groups(self, groups: dict[str, tuple[str, str]]) -> None:
+        """Every article's event and story (what the build found), in one transaction."""
+        now_set = {row[0]: (row[1], row[2]) for row in self._db.execute("SELECT id, event, story FROM articles")}
+        with self._db.transaction():
+            for article_id, pair in groups.items():
+                if article_id in now_set and now_set[article_id] != tuple(pair):
+                    self._db.execute("UPDATE articles SET event = ?, story = ? WHERE id = ?", (*pair, article_id))
+
     def sources(self) -> dict[str, str]:
         """Every article's source, by id."""
         return dict(self._db.execute("SELECT id, source FROM articles").fetchall())
@@ -319,7 +347,10 @@ class ArticleStore:
                     continue
                 # Seeds are stored as they are: the same text in two seed files is two articles.
                 if old is None or old.document() != doc:
-                    self._write(Article(doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text), None)
+                    article = Article(
+                        doc.id, doc.url, doc.title, doc.date, doc.lang, "seeds", doc.text, outlet=doc.outlet
+                    )
+                    self._write(article, None)
         return skipped
 
     def copy_into(self, other: ArticleStore) -> int:

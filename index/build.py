@@ -19,6 +19,7 @@ from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
 from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexStore, IndexUnavailable, new_segment_name, open_store
+from .stories import group, outlet_of, profile, profile_text
 
 
 class BuildError(RuntimeError):
@@ -77,8 +78,10 @@ def settings_fingerprint(models: Models, config: Config) -> str:
 
 
 def document_fingerprint(doc: Document) -> str:
-    """Changes when anything a citation shows changes: the text, title, link, date."""
+    """Changes when anything a citation shows changes: the text, title, link, date, outlet."""
     fields = (doc.id, doc.title, doc.url or "", doc.date or "", doc.lang, doc.text)
+    if doc.outlet:  # appended only when named, so that articles without one keep their fingerprint
+        fields += (doc.outlet,)
     return hashlib.sha256("\0".join(fields).encode()).hexdigest()[:32]
 
 
@@ -146,7 +149,21 @@ def _tables(
     return tables, embedded, seconds
 
 
-def _manifest(config: Config, models: Models, settings: str, articles: dict) -> dict:
+def _groups(config: Config, models: Models, documents: list[Document]) -> dict:
+    """manifest["groups"]: per article, [its event, its story, its outlet as its source names
+    it] (stories.py). Profiles are embedded once per article; after that they come from the
+    embedding cache."""
+    cache = EmbeddingCache(config.cache_path)
+    try:
+        vectors, _, _ = embed_cached(models.primary, cache, [model_text(profile_text(d)) for d in documents])
+    finally:
+        cache.close()
+    names = dict(config.sources.outlets)
+    found = group([profile(d, v, outlet_of(d, names)) for d, v in zip(documents, vectors)])
+    return {d.id: [*found[d.id], d.outlet] for d in documents}
+
+
+def _manifest(config: Config, models: Models, settings: str, articles: dict, groups: dict) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "model_id": models.primary.model_id,
@@ -160,6 +177,7 @@ def _manifest(config: Config, models: Models, settings: str, articles: dict) -> 
         "settings": settings,
         # Per article in the archive: its segment, fingerprint, and chunk count.
         "articles": articles,
+        "groups": groups,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -220,18 +238,23 @@ def _build(
         changed = [doc for doc in documents if old.get(doc.id, [None, None])[1] != wanted[doc.id]]
         gone = {doc_id for doc_id in old if wanted.get(doc_id) != old[doc_id][1]}
         if changed or gone:
-            return _add_segment(config, models, store, base, changed, gone, progress, began)
+            groups = _groups(config, models, documents)
+            return _add_segment(config, models, store, base, changed, gone, groups, progress, began)
         problem = store.verify() if verify else None
         if problem is None:
             chunks = sum(entry[2] for entry in old.values())
-            return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, store.current(), True)
+            current = store.current()
+            if "groups" not in base:  # a build made before events and stories: they are added
+                current = store.write(dict(base, groups=_groups(config, models, documents)), [], kept=base["segments"])
+            return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
         warn(f"the current index is damaged ({problem}); building it again")
     if not documents:  # an archive emptied article by article is still a build (above)
         raise BuildError("no documents to index: add articles to the seeds folder or pass --corpus")
     tables, embedded, model_seconds = _tables(config, models, documents, progress)
     name = new_segment_name()
     articles = _entries(documents, tables, name)
-    build = store.write(_manifest(config, models, settings, articles), [(name, tables)])
+    groups = _groups(config, models, documents)
+    build = store.write(_manifest(config, models, settings, articles, groups), [(name, tables)])
     n = len(tables.chunks)
     seconds = time.perf_counter() - began
     return BuildResult(len(documents), n, embedded, n - embedded, seconds, build, model_seconds=model_seconds)
@@ -244,6 +267,7 @@ def _add_segment(
     base: dict,
     changed: list[Document],
     gone: set[str],
+    groups: dict,
     progress: bool,
     began: float,
 ) -> BuildResult:
@@ -260,7 +284,7 @@ def _add_segment(
     # A segment left with no article in the archive is dropped, not kept in the new build.
     homes = {entry[0] for entry in articles.values()}
     segments = [meta for meta in base["segments"] if meta["name"] in homes]
-    build = store.write(_manifest(config, models, base["settings"], articles), new, kept=segments)
+    build = store.write(_manifest(config, models, base["settings"], articles, groups), new, kept=segments)
     manifest = store.manifest()
     if _to_merge(manifest):
         build = _merge(config, models, store, manifest, progress)
@@ -335,7 +359,15 @@ def build_from_store(
             "no articles to index: add some to the seeds folder and run `sanad-index build`, "
             "or use `sanad-index add` or `update`"
         )
-    return build_index(config, models, documents, force=force, progress=progress, warn=warn, verify=verify)
+    result = build_index(config, models, documents, force=force, progress=progress, warn=warn, verify=verify)
+    store = open_store(config)
+    try:
+        groups = (store.manifest() or {}).get("groups", {})
+    finally:
+        store.close()
+    with open_articles(config) as articles:
+        articles.set_groups({doc_id: (event, story) for doc_id, (event, story, _) in groups.items()})
+    return result
 
 
 def build_from_config(

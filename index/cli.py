@@ -4,6 +4,7 @@ questions, evaluate retrieval."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -19,6 +20,7 @@ from .default_model import ModelSourceError
 from .embed import EmbedderError, load_models
 from .evaluate import EvalError, evaluate
 from .ingest.pipeline import Summary, add_articles, remove_articles, update_archive
+from .matcher import MatcherError
 from .search import Answer, Searcher
 from .store import IndexUnavailable
 
@@ -29,7 +31,16 @@ class UsageError(ValueError):
     """Bad command-line input."""
 
 
-EXPECTED_ERRORS = (UsageError, ConfigError, BuildError, EmbedderError, EvalError, IndexUnavailable, ModelSourceError)
+EXPECTED_ERRORS = (
+    UsageError,
+    ConfigError,
+    BuildError,
+    EmbedderError,
+    EvalError,
+    IndexUnavailable,
+    ModelSourceError,
+    MatcherError,
+)
 
 
 def _warn(message: str) -> None:
@@ -107,9 +118,10 @@ def cmd_list(args) -> int:
         return _list_failed(config, args.json)
     with open_articles(config) as store:
         articles = store.articles(args.source, since)
+    outlets = dict(config.sources.outlets)
     for article in articles:
         if args.json:
-            print(json.dumps(article.summary(), ensure_ascii=False))
+            print(json.dumps(article.summary(outlets), ensure_ascii=False))
         else:
             print(f"{article.id}\t{article.date or '-'}\t{article.source}\t{article.title}")
     if not args.json:
@@ -185,6 +197,25 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_story(args) -> int:
+    config = load_config(args.config)
+    searcher = Searcher(dataclasses.replace(config, search=dataclasses.replace(config.search, matcher="off")))
+    found = searcher.timeline(args.id)
+    if found is None:
+        raise UsageError(f"no article or story {args.id!r} in the index (`sanad-index list` shows the ids)")
+    story, events = found
+    if args.json:
+        print(json.dumps({"story": story, "events": [e.to_dict() for e in events]}, ensure_ascii=False))
+        return 0
+    print(f"story {story}: {len(events)} events")
+    for event in events:
+        outlets = " · ".join(dict.fromkeys(a["outlet"] for a in event.articles if a["outlet"]))
+        print(f"\n{(event.date or 'undated')[:10]}  {event.articles[0]['title']}  ({outlets or 'no outlet'})")
+        for a in event.articles:
+            print(f"    {a['doc_id']}\t{(a['date'] or '-')[:16]}\t{a['outlet'] or '-'}\t{a['url'] or ''}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     config = load_config(args.config)
     result = evaluate(config, load_models(config), args.corpus, args.queries, k=args.k, progress=sys.stderr.isatty())
@@ -234,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(config=None)
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{build,add,update,remove,list,ask,eval,migrate}"
+        dest="command", required=True, metavar="{build,add,update,remove,list,ask,story,eval,migrate}"
     )
 
     p = sub.add_parser(
@@ -326,6 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="passages to show (default: search.top_k from config)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "story",
+        parents=[common],
+        help="how a story unfolded: its events in date order",
+        description="The story an article belongs to (give its id, as `list` shows, or a story id as "
+        "`ask --json` and `list --json` show): its events in date order, each with its date, its "
+        "headline, and every article that reported it with its outlet, date and link. An event is "
+        "the articles of one happening, across outlets; a story is the events that follow one another.",
+    )
+    p.add_argument("id", metavar="ID", help="an article id or a story id")
+    p.add_argument("--json", action="store_true", help="print {story, events: [{event, date, articles}]}")
+    p.set_defaults(func=cmd_story)
 
     p = sub.add_parser(
         "eval",

@@ -105,6 +105,11 @@ class SearchConfig:
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)
+    matcher: str = field(
+        default="off", metadata=_check(bool, "must be off, default, or a CrossEncoder name or path")
+    )
+    matcher_min_score: float = field(default=-0.64, metadata=_check(lambda v: -50 <= v <= 50, "must be -50..50"))
+    matcher_retrieval_weight: float = field(default=50.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,19 @@ class BotConfig:
     log_questions: bool = False
 
 
+Names = tuple[tuple[str, str], ...]  # a mapping in the file, kept as sorted pairs (the config is hashable)
+
+# The outlets of the Arabic news archive the benchmarks use (and of their feeds).
+ARCHIVE_OUTLETS: Names = (
+    ("arabic.cnn.com", "CNN Arabic"),
+    ("www.alarabiya.net", "Al Arabiya"),
+    ("www.bbc.co.uk", "BBC Arabic"),
+    ("www.bbc.com", "BBC Arabic"),
+    ("www.france24.com", "France 24"),
+    ("www.skynewsarabia.com", "Sky News Arabia"),
+)
+
+
 def _web_urls(urls: tuple[str, ...]) -> bool:
     return all(u.startswith(("http://", "https://")) and len(u) > 8 for u in urls)
 
@@ -140,6 +158,7 @@ class SourcesConfig:
     timeout_seconds: float = field(default=20.0, metadata=_check(lambda v: 0 < v <= 600, "must be 0..600"))
     max_page_mb: float = field(default=10.0, metadata=_check(lambda v: 0 < v <= 1024, "must be 0..1024"))
     allow_private_addresses: bool = False
+    outlets: Names = ARCHIVE_OUTLETS
     max_attempts: int = field(default=5, metadata=_check(lambda v: 1 <= v <= 100, "must be 1..100"))
     retry_minutes: float = field(default=30.0, metadata=_check(lambda v: v >= 0, "must be 0 or more"))
 
@@ -175,7 +194,14 @@ class Config:
 
 
 def _type_name(tp) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        Path: "a path",
+        Names: "a mapping of strings to strings",
+    }
     return names.get(tp) or f"a list of {'strings' if typing.get_args(tp)[0] is str else 'integers'}"
 
 
@@ -191,6 +217,9 @@ def _coerce(key: str, tp, value):
         ok = isinstance(value, str)
     elif tp is Path:
         ok = isinstance(value, str) and value.strip() != ""
+    elif tp == Names:
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        value = tuple(sorted(value.items())) if ok else value
     else:  # tuple[int, ...] or tuple[str, ...]
         item = typing.get_args(tp)[0]
         ok = isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)

@@ -27,6 +27,7 @@ class Document:
     date: str | None
     lang: str
     text: str
+    outlet: str | None = None  # who published it, when the source says (a JSONL field, a feed, a page)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +129,7 @@ def _jsonl(path: Path, doc_id: str, warn: Warn) -> Iterator[Document]:
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 warn(f"{where}: needs an object with a 'text' string; skipped")
                 continue
-            fields = [row.get(k) for k in ("id", "title", "text", "url", "date", "lang")]
+            fields = [row.get(k) for k in ("id", "title", "text", "url", "date", "lang", "outlet")]
             if any(isinstance(v, str) and has_surrogates(v) for v in fields):
                 warn(f"{where}: half of a character pair (a broken emoji?) removed")
             text = clean_text(row["text"])
@@ -143,6 +144,7 @@ def _jsonl(path: Path, doc_id: str, warn: Warn) -> Iterator[Document]:
                 date=_field(row, "date"),
                 lang=_field(row, "lang") or detect_language(text),
                 text=text,
+                outlet=_field(row, "outlet"),
             )
 
 

@@ -86,6 +86,7 @@ def _scores(results: list[dict], k: int) -> dict:
 def _judge(searcher: Searcher, query_row: LabelledQuery, query, k: int, candidates: int) -> dict:
     index = searcher.index
     hits = searcher.ranked(query, candidates=candidates)
+    hits, answered = searcher.decide(query, hits, index, searcher.answered(query, hits, index))
     doc_ids: list[str] = []
     for hit in hits:
         # Corpus rows are stored as "<file>#<row id>"; gold lists the row ids.
@@ -93,7 +94,6 @@ def _judge(searcher: Searcher, query_row: LabelledQuery, query, k: int, candidat
         if doc_id not in doc_ids:
             doc_ids.append(doc_id)
     rank = next((i for i, d in enumerate(doc_ids[:k], 1) if d in query_row.gold), None)
-    answered = searcher.answered(query, hits, index)
     highlight = paragraph = None
     if query_row.answer and hits:
         start, end = searcher.highlight(index, hits[0], query)

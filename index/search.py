@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,20 +23,23 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from . import corroboration, stories
+from . import matcher as matching
 from .config import Config
+from .corroboration import Report
 from .embed import Embedder, Models, load_models
 from .fragments import link_to_quote
 from .lexical import idf, tokens
 from .normalize import clean_text, model_text, question_language
 from .off_topic import OFF_TOPIC_REQUESTS
+from .split import LONG_SENTENCE_WORDS
 from .store import LANGS, CandidateVectors, Index, Segment, open_store
+from .stories import outlet_of
 from .when import time_scope
 
 MAX_QUESTION_CHARS = 1000  # longer input is cut: no question needs more, and it bounds the work
 HIGHLIGHT_LEXICAL_WEIGHT = 0.3  # share of question words in a sentence, added to its cosine
-HIGHLIGHT_MAX_WORDS = 40  # a longer sentence is highlighted by its best clause only
 HEADLINE_SHARE = 0.2  # of the headline's words a lead holds when it restates the headline
-_CLOSERS = " \"'”’»)]"
 
 
 @functools.cache
@@ -43,6 +47,12 @@ def _request_vectors(model: Embedder) -> np.ndarray:
     """The everyday requests as the model embeds questions: once per model, however many
     searchers share it."""
     return model.embed_queries([model_text(t) for t in OFF_TOPIC_REQUESTS])
+
+
+@functools.cache
+def _matcher(name: str, model_name: str, models_dir: Path, backend: str, threads: int):
+    """The matcher `search.matcher` names, loaded once per process however many searchers share it."""
+    return matching.load_matcher(name, model_name, models_dir, backend, threads)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -73,9 +83,7 @@ def _leads_give_way(hits: list[Hit], index: Index, within: float) -> None:
             hits[i], hits[j] = hits[j], hits[i]
 
 
-def _asks(text: str) -> bool:
-    """Whether a sentence is a question (its closing quotes and brackets aside)."""
-    return text.rstrip(_CLOSERS).endswith(("?", "؟"))
+_asks = matching.asks
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,14 @@ class Passage:
     highlight: str
     score: float
     link: str | None = None  # `url` scrolled to the highlight (a text fragment); not in the JSON
+    outlet: str | None = None
+    event: str | None = None
+    story: str | None = None
+    also_reported_by: tuple[Report, ...] = ()
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "link"}
+        fields = {k: v for k, v in asdict(self).items() if k not in ("link", "also_reported_by")}
+        return {**fields, "also_reported_by": [r.to_dict() for r in self.also_reported_by]}
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ class Hit:
     score: float  # fused: ranks passages
     semantic: float  # cosines only: decides whether to answer
     sentence_rows: dict[int, float]  # the segment's sentence-unit rows, each with its cosine to the question
+    highlight: tuple[int, int] | None = None  # the sentence the matcher chose, when it did
 
 
 @dataclass(frozen=True)
@@ -229,6 +243,9 @@ class Searcher:
         self.store = open_store(config, index_dir)  # the config's store, or build folders in `index_dir`
         self.index: Index = self._open()
         self.models.warm_up()
+        threads = config.model.threads or os.cpu_count() or 1  # a question's one batch: every core
+        m = config.model
+        self.matcher = _matcher(config.search.matcher, m.name, config.models_dir, m.backend, threads)
         self._requests = _request_vectors(self.models.primary)
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
@@ -412,18 +429,124 @@ class Searcher:
             [query] = self.queries([cleaned])  # its words are the question's again
             hits = self.ranked(query, index, max(self.config.search.candidates, k))
             answered = self.answered(query, hits, index)
+        hits, answered = self.decide(query, hits, index, answered)
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:
             hits = self._newest_first(query, hits, index)
         passages = []
         if answered:
+            hits = self._fold_repeats(query, hits, index, offset + k)
+            shown = hits[offset : offset + k]
+            reports = self.reports(query, shown, index)
             passages = [
-                self.passage(index, hit, rank, query) for rank, hit in enumerate(hits[offset : offset + k], offset + 1)
+                dataclasses.replace(self.passage(index, hit, rank, query), also_reported_by=found)
+                for rank, hit, found in zip(range(offset + 1, offset + 1 + len(shown)), shown, reports)
             ]
         took = (time.perf_counter() - began) * 1000
         period = tuple(day.isoformat() for day in scope.period) if scope.period else None
         return Answer(cleaned, query.lang, answered, passages, took, answered and len(hits) > offset + k, period)
+
+    def outlet(self, index: Index, row: int) -> str:
+        """Who published the article of `row`, by its display name (sources.outlets)."""
+        doc = dataclasses.replace(index.documents[row], outlet=index.named_outlet.get(row))
+        return outlet_of(doc, dict(self.config.sources.outlets))
+
+    def _quoted(self, query: Query, hit: Hit, index: Index, units: dict) -> np.ndarray:
+        start, end = self.highlight(index, hit, query)
+        return corroboration.within(units[hit.doc], start, end)
+
+    def _fold_repeats(self, query: Query, hits: list[Hit], index: Index, upto: int) -> list[Hit]:
+        """The first `upto` passages with none quoting what an earlier one of its event quotes from
+        another outlet (it is that one's corroboration instead); the rest after them as they were."""
+        if not index.event_of:
+            return hits
+        kept, folded = [], []
+        for hit in hits:
+            if len(kept) == upto:
+                break
+            event, outlet = index.event_of.get(hit.doc), self.outlet(index, hit.doc)
+            earlier = [
+                h
+                for h in kept
+                if event
+                and outlet
+                and index.event_of.get(h.doc) == event
+                and self.outlet(index, h.doc) not in ("", outlet)
+            ]
+            if earlier:
+                units = index.article_units(list({h.doc for h in [hit, *earlier]}))
+                mine = self._quoted(query, hit, index, units)
+                if any(corroboration.same_statement(mine, self._quoted(query, h, index, units)) for h in earlier):
+                    folded.append(hit)
+                    continue
+            kept.append(hit)
+        return kept + [h for h in hits[len(kept) + len(folded) :]]
+
+    def reports(self, query: Query, shown: list[Hit], index: Index) -> list[tuple[Report, ...]]:
+        """For each shown passage: the other outlets of its event whose article states what it
+        quotes (corroboration.py), one report per outlet, the closest first."""
+        others = {
+            id(h): [r for r in index.event_rows.get(index.event_of.get(h.doc, ""), []) if r != h.doc] for h in shown
+        }
+        if not any(others.values()):
+            return [() for _ in shown]
+        units = index.article_units(list({r for h in shown for r in [h.doc, *others[id(h)]]}))
+        found = []
+        for hit in shown:
+            quoted, mine, best = self._quoted(query, hit, index, units), self.outlet(index, hit.doc), {}
+            for row in others[id(hit)]:
+                outlet = self.outlet(index, row)
+                if not outlet or outlet == mine:
+                    continue
+                text = index.documents[row].text
+                cosine, (start, end) = corroboration.closest(quoted, text, units[row])
+                if cosine >= corroboration.SAME_STATEMENT and cosine > best.get(outlet, (-1.0,))[0]:
+                    best[outlet] = (cosine, row, start, end)
+            reports = []
+            for outlet, (_, row, start, end) in sorted(best.items(), key=lambda item: -item[1][0]):
+                doc = index.documents[row]
+                link = link_to_quote(doc.url, doc.text, start, end) if doc.url else None
+                reports.append(
+                    Report(doc.id, outlet, doc.title, doc.url, doc.date, doc.text[start:end], link, start, end)
+                )
+            found.append(tuple(reports))
+        return found
+
+    def timeline(self, key: str, index: Index | None = None) -> tuple[str, list[stories.Event]] | None:
+        """The story of an article (by id) or a story id, and its events in date order; None
+        when there is no such article or story."""
+        index = index or self.index
+        row = index.doc_row.get(key)
+        story = index.story_of.get(row) if row is not None else (key if key in index.story_rows else None)
+        if story is None:
+            return None
+        return story, stories.timeline(index, story, lambda r: self.outlet(index, r))
+
+    def decide(self, query: Query, hits: list[Hit], index: Index, answered: bool) -> tuple[list[Hit], bool]:
+        """The matcher's verdict on ranked passages the retrieval rule would answer with: the
+        passages in its order, and whether its best sentence answers the question."""
+        if not answered or self.matcher is None:
+            return hits, answered
+        matched = self.match(query, hits, index)
+        return matched.hits, matched.best >= self.config.search.matcher_min_score
+
+    def match(self, query: Query, hits: list[Hit], index: Index) -> matching.Matched:
+        """The matcher's stage (matcher.py): the candidate sentences of the first articles, read
+        with the question in one pass, and the passages re-ordered around the best of them."""
+        docs = list(dict.fromkeys(h.doc for h in hits))[: len(matching.SENTENCES_PER_ARTICLE)]
+        found = matching.candidates(index, hits, self._article_units(query, index, docs))
+        texts = [index.documents[c.doc].text[c.start : c.end] for c in found]
+        logits = self.matcher.scores(query.text, texts, np.array([c.cosine for c in found]))
+        return matching.rerank(index, hits, found, logits, self.config.search.matcher_retrieval_weight)
+
+    @staticmethod
+    def _article_units(query: Query, index: Index, docs: list[int]) -> dict[int, list]:
+        """Every sentence unit of each of `docs`: its span, its sentence's, its cosine to the question."""
+        return {
+            doc: [(a, b, sa, sb, float(v @ query.vector)) for a, b, sa, sb, v in units]
+            for doc, units in index.article_units(docs).items()
+        }
 
     def relevant_articles(self, question: str, index: Index | None = None) -> list[int]:
         """Rows of the articles holding a passage relevant enough to answer `question`, best first."""
@@ -442,7 +565,9 @@ class Searcher:
     def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:
         """The span of the passage's sentence that best answers the question: the sentence unit
         closest to it (plus a share for its words, in the same language), shown as its whole
-        sentence unless that sentence is a long run-on one."""
+        sentence unless that sentence is a long run-on one; or the one the matcher chose."""
+        if hit.highlight is not None:
+            return hit.highlight
         rows = sorted(hit.sentence_rows)
         segment = index.segments[hit.segment]
         scores = np.array([hit.sentence_rows[row] for row in rows])
@@ -455,7 +580,7 @@ class Searcher:
         if not asks.all():
             scores = np.where(asks, -np.inf, scores)  # a question in the article answers nothing
         start, end, sentence_start, sentence_end = (int(v) for v in spans[int(np.argmax(scores))])
-        if len(doc.text[sentence_start:sentence_end].split()) <= HIGHLIGHT_MAX_WORDS:
+        if len(doc.text[sentence_start:sentence_end].split()) <= LONG_SENTENCE_WORDS:
             return max(sentence_start, hit.start), min(sentence_end, hit.end)
         return start, end
 
@@ -475,4 +600,7 @@ class Searcher:
             doc.text[start:end],
             round(hit.score, 4),
             link_to_quote(doc.url, doc.text, start, end) if doc.url else None,
+            self.outlet(index, hit.doc) or None,
+            index.event_of.get(hit.doc),
+            index.story_of.get(hit.doc),
         )

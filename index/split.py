@@ -106,6 +106,7 @@ def paragraphs(text: str) -> list[Paragraph]:
     return result
 
 
+LONG_SENTENCE_WORDS = 40  # a longer sentence is read, highlighted and quoted by its clauses
 _CLAUSE_BREAK = re.compile(r"[،,؛;:]\s+|\s+[-–—]\s+")
 
 

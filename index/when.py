@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 LANGUAGES = ["ar", "en"]
-_LATEST = re.compile(r"\b(latest|most recent|recent(ly)?|newest)\b|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً)(?!\w)", re.I)
+# Recency, and how a story developed ("what happened with …", «ما مستجدات …»): newest first.
+_LATEST = re.compile(
+    r"\b(latest|most recent|recent(ly)?|newest|developments (in|on|of)|updates? on|what happened (with|to))\b"
+    r"|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً|تطورات|مستجدات|ماذا حدث (مع|بشأن)|ما الذي حدث (مع|بشأن))(?!\w)",
+    re.I,
+)
 _SINCE = re.compile(r"(\bsince|منذ)(\s+(the|يوم|عام|سنة))?\s*$", re.I)
 FIRST_YEAR = 1900  # a bare number before this is not a year ("under $1000")
 # A length of time alone ("a week before", «بعد يومين من») places the story's events, not the

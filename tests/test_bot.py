@@ -732,7 +732,8 @@ async def test_latest_lists_the_newest_first_and_sources_sums_up_the_archive(tel
     assert "27 Nov 2026" in latest and "Undated" not in latest
     assert on_topic.index("Port now") < on_topic.index("Port in 2018") and "Dam talks" not in on_topic
     assert sources.startswith("📚 Indexed articles: 4") and "Dated 12 Mar 2018" in sources
-    assert "article files: 4" in sources and sources.index("Port now") < sources.index("Port in 2018")
+    assert "By outlet:\n• e.x: 3\nWith no outlet named:\n• article files: 1" in sources  # the linked ones by their site
+    assert sources.index("Port now") < sources.index("Port in 2018")
 
 
 async def test_two_workers_on_one_database_answer_each_others_buttons_and_serve_one_update(
@@ -767,3 +768,38 @@ async def test_two_workers_on_one_database_answer_each_others_buttons_and_serve_
     assert "<b>4.</b>" in more.params["text"]
     assert "eleven more years" in dam.params["text"]
     assert workers[0].reload() and "eleven more years" in workers[0].ask("Mosul Dam grouting").passages[0].text
+
+
+async def test_a_reply_says_who_else_reported_it_and_its_buttons_show_their_sentences_and_the_timeline(
+    telegram, tmp_path, models
+):
+    from tests.test_stories import ROWS, corpus
+
+    config = load_config(write_config(tmp_path))
+    build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
+    async with running(telegram, config, Searcher(config, models)):
+        telegram.send("How many villages did the Mosul Dam flood?", user_id=USER)
+        [reply] = await telegram.wait_for("sendMessage")
+        first_block = reply.params["text"].split("<b>2.</b>")[0]
+        assert "Also reported by: " in first_block
+        pressed = {}
+        for action in ("also", "time"):
+            data = next(
+                b["callback_data"]
+                for b in buttons(reply)
+                if b["callback_data"].startswith(f"{action}:") and b["callback_data"].endswith(":1")
+            )
+            since = len(telegram.calls)
+            telegram.press(PRIVATE_MESSAGE, data, user_id=USER)
+            [pressed[action]] = await telegram.wait_for("sendMessage", since=since)
+        since = len(telegram.calls)
+        telegram.send("/sources", user_id=USER)
+        [listing] = await telegram.wait_for("sendMessage", since=since)
+    sources = listing.params["text"]
+    other = "France 24" if "France 24" in first_block.split("Also reported by: ")[1] else "BBC Arabic"
+    also = pressed["also"].params["text"]
+    assert also.startswith("📣 Also reported by:") and other in also and "twelve villages" in also
+    timeline = pressed["time"].params["text"]
+    assert timeline.startswith("🧭 How the story unfolded (2 events):")
+    assert timeline.index("1 Mar 2026") < timeline.index("4 Mar 2026") and "arrests" in timeline
+    assert "By outlet:" in sources and "BBC Arabic: 2" in sources and "France 24: 1" in sources

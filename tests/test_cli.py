@@ -62,8 +62,13 @@ def test_ask_json_reads_questions_from_stdin_and_cites_the_launch_site(cli_confi
             "text",
             "highlight",
             "score",
+            "outlet",
+            "event",
+            "story",
+            "also_reported_by",
         }
         assert passage["rank"] <= 3 and passage["paragraph"] == 13
+        assert passage["also_reported_by"] == [] and passage["event"]  # the seed article: one outlet of its event
 
 
 def test_ask_in_text_form_quotes_and_cites(cli_config):

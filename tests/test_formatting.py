@@ -120,7 +120,12 @@ def test_paragraph_and_sources_messages_stay_valid(body, repeat, lang):
         for n in range(repeat)
     ]
     summary = ArchiveSummary(
-        repeat * 20, [("https://feed.example/rss", 7), ("seeds", 3)], "2018-02-13", "2026-11-28", newest
+        repeat * 20,
+        [("https://feed.example/rss", 7), ("seeds", 3)],
+        [(body, 5), ("BBC Arabic", 4)],
+        "2018-02-13",
+        "2026-11-28",
+        newest,
     )
     check(sources_message(summary, lang))
     check(latest_message(newest * 20, body, lang))

@@ -37,6 +37,20 @@ def test_latest_asks_for_the_newest_without_a_period(question):
 
 
 @pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What happened with the Mosul dam talks?", "the Mosul dam talks?"),
+        ("Any developments in the dam talks?", "Any the dam talks?"),
+        ("ما مستجدات مفاوضات سد النهضة؟", "ما مفاوضات سد النهضة؟"),
+        ("ماذا حدث بشأن مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
+    ],
+)
+def test_how_a_story_developed_asks_for_the_newest_and_keeps_its_subject(question, subject):
+    scope = time_scope(question, TODAY)
+    assert scope.latest and scope.period is None and scope.text == subject
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "Where were the drones launched from?",

@@ -25,6 +25,7 @@ class Extracted:
     text: str  # paragraphs separated by blank lines, cleaned
     date: str | None  # ISO 8601
     lang: str
+    site: str | None = None  # the site's name, as the page gives it (og:site_name and the like)
 
 
 def _decode(content: bytes, declared: str | None) -> str:
@@ -58,4 +59,5 @@ def extract_article(content: bytes, url: str, content_type: str = "", charset: s
     if sum(line in links for line in lines) > MAX_LINK_SHARE * len(lines):
         raise NotAnArticle("an index page (mostly links), not an article")
     date = (found.date if found is not None else None) or find_date(html, url=url, original_date=True)
-    return Extracted(title, text, date, detect_language(text))
+    site = clean_text(found.sitename or "") or None if found is not None else None
+    return Extracted(title, text, date, detect_language(text), site)

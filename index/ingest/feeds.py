@@ -23,6 +23,7 @@ class FeedItem:
     title: str | None
     published: str | None  # ISO 8601 (UTC); an Atom entry with only <updated> gives that
     updated: str | None  # when the item last changed, if the feed says; else when it was published
+    outlet: str | None = None  # the feed's own title: who publishes it
 
 
 def _iso(parsed: time.struct_time | None) -> str | None:
@@ -42,6 +43,7 @@ def parse_feed(content: bytes) -> list[FeedItem]:
     # A stream, never bytes: feedparser would read a body that looks like a path or URL from there.
     parsed = feedparser.parse(io.BytesIO(content), sanitize_html=False, resolve_relative_uris=False)
     items = []
+    outlet = (parsed.get("feed", {}).get("title") or "").strip() or None
     for entry in parsed.entries:
         link = entry.get("link")
         if not link:
@@ -50,7 +52,7 @@ def parse_feed(content: bytes) -> list[FeedItem]:
         updated = _iso(dict.get(entry, "updated_parsed"))
         published = _iso(dict.get(entry, "published_parsed")) or updated
         updated = updated or published
-        items.append(FeedItem(link, entry.get("title"), published, updated))
+        items.append(FeedItem(link, entry.get("title"), published, updated, outlet))
     if not items and (parsed.bozo or not parsed.get("version")):
         reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: None)() or "no items"
         raise FeedError(f"not an RSS or Atom feed ({reason})")

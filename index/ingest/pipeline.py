@@ -122,6 +122,7 @@ class Ingestor:
         entry_date: str | None = None,
         force: bool = False,
         retries: int | None = None,
+        outlet: str | None = None,
     ) -> None:
         """Fetch one article page and store it, under the URL it ends at after redirects (the one
         asked for kept as an alias); a failure is counted and kept for a retry. The feed's `title`
@@ -154,6 +155,7 @@ class Ingestor:
             source,
             found.text,
             entry_date=entry_date,
+            outlet=found.site or outlet,  # the site's own name: one outlet's feeds are titled apart
         )
         outcome = self.store.put(article, force=force)
         if outcome == "removed":
@@ -219,7 +221,15 @@ class Ingestor:
             for article in self.store.articles():
                 if article.url and article.url not in seen and article.source not in ("seeds", "file"):
                     seen.add(article.url)
-                    self.page(article.url, article.source, summary, article.title, article.date, article.entry_date)
+                    self.page(
+                        article.url,
+                        article.source,
+                        summary,
+                        article.title,
+                        article.date,
+                        article.entry_date,
+                        outlet=article.outlet,
+                    )
         return summary
 
     def _feed(self, feed: str, recheck: bool, summary: Summary, seen: set[str]) -> None:
@@ -247,7 +257,7 @@ class Ingestor:
             if known is not None and not recheck and (item.updated is None or item.updated == known.entry_date):
                 summary.unchanged += 1
                 continue
-            self.page(url, name, summary, item.title, item.published, item.updated)
+            self.page(url, name, summary, item.title, item.published, item.updated, outlet=item.outlet)
         # Saved once every item was taken in (or recorded as failed): a kill half way polls again.
         self.store.set_feed_state(name, response.headers.get("etag"), response.headers.get("last-modified"))
 

@@ -333,7 +333,14 @@ def write_segment(folder: Path, tables: BuildTables, index_type: str) -> dict:
     doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
     _write_jsonl(
         folder / DOCUMENTS,
-        (dict(doc.to_dict(), paragraphs=[list(p.span) for p in paragraphs(doc.text)]) for doc in t.documents),
+        # The outlet lives in the build's manifest (its groups), as in PostgreSQL.
+        (
+            dict(
+                {k: v for k, v in doc.to_dict().items() if k != "outlet"},
+                paragraphs=[list(p.span) for p in paragraphs(doc.text)],
+            )
+            for doc in t.documents
+        ),
     )
     ends = np.cumsum([len(rows) for rows in t.chunk_sentence_rows], dtype=np.int64)
     table = [

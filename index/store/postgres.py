@@ -161,6 +161,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tombstones_id ON tombstones (id);
         """,
     ),
+    (
+        4,
+        """
+        -- Who published each article, and the event and story it belongs to (index/stories.py).
+        ALTER TABLE articles ADD COLUMN outlet text, ADD COLUMN event text, ADD COLUMN story text;
+        """,
+    ),
 ]
 
 

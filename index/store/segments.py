@@ -5,6 +5,7 @@ article, and the `Index` a search reads them through."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -78,6 +79,17 @@ class Segment:
     def n_chunks(self) -> int:
         return len(self.chunk_table)
 
+    @functools.cached_property
+    def _chunks_by_doc(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.chunk_table[:, 0], kind="stable")
+        return order, self.chunk_table[order, 0]
+
+    def doc_chunks(self, doc: int) -> np.ndarray:
+        """The chunk rows of one of the segment's documents (its own row), in order."""
+        order, docs = self._chunks_by_doc
+        start, end = np.searchsorted(docs, [doc, doc + 1])
+        return order[start:end]
+
     def unit_rows(self, chunk: int) -> np.ndarray:
         """The sentence-unit rows of one chunk."""
         end = int(self.chunk_table[chunk, 5])
@@ -126,6 +138,21 @@ class Index:
             self.live.append(~np.isin(seg.chunk_table[:, 0], gone) if gone else None)
         # Each document's date as a day number (-1: undated), for periods in questions.
         self.doc_days = np.array([day_number(doc.date) for doc in self.documents], dtype=np.int64)
+        # Events and stories (index/stories.py): per live article row, and the rows of each.
+        groups = manifest.get("groups") or {}
+        self.event_of: dict[int, str] = {}
+        self.story_of: dict[int, str] = {}
+        self.named_outlet: dict[int, str] = {}  # as the source named it; else the URL tells
+        self.event_rows: dict[str, list[int]] = {}
+        self.story_rows: dict[str, list[int]] = {}
+        for doc_id, row in self.doc_row.items():
+            event, story, outlet = groups.get(doc_id, (None, None, None))
+            if outlet:
+                self.named_outlet[row] = outlet
+            if event:
+                self.event_of[row], self.story_of[row] = event, story
+                self.event_rows.setdefault(event, []).append(row)
+                self.story_rows.setdefault(story, []).append(row)
 
     @property
     def n_chunks(self) -> int:
@@ -176,6 +203,28 @@ class Index:
     def candidate_vectors(self, chosen: list[np.ndarray]) -> list[CandidateVectors | None]:
         """Per segment, the vectors scoring needs for its `chosen` chunk ids (None: none chosen)."""
         raise NotImplementedError
+
+    def article_units(self, docs: list[int]) -> dict[int, list[tuple[int, int, int, int, np.ndarray]]]:
+        """Every sentence unit of each of `docs` (rows in the build): its span, its whole
+        sentence's span, and its vector (the model's)."""
+        chosen = [np.zeros(0, dtype=np.int64) for _ in self.segments]
+        for doc in docs:
+            number = int(np.searchsorted(self.doc_offset, doc, side="right")) - 1
+            local = self.segments[number].doc_chunks(doc - self.doc_offset[number])
+            chosen[number] = np.union1d(chosen[number], local)
+        units: dict[int, list] = {doc: [] for doc in docs}
+        for number, vectors in enumerate(self.candidate_vectors(chosen)):
+            if vectors is None:
+                continue
+            segment, offset = self.segments[number], self.doc_offset[number]
+            owner = {}
+            for chunk in chosen[number]:
+                for row in segment.unit_rows(int(chunk)):
+                    owner[int(row)] = offset + int(segment.chunk_table[chunk, 0])
+            for row, vector in zip(vectors.unit_rows.tolist(), vectors.unit):
+                start, end, s_start, s_end = (int(v) for v in segment.sentence_spans[row])
+                units[owner[row]].append((start, end, s_start, s_end, vector))
+        return units
 
     def warm(self, known: set[int]) -> None:
         """Make the first question on segments not in `known` (ids of segments already serving)

@@ -1,0 +1,71 @@
+"""Also reported by: the other outlets of a passage's event, each with its sentence that
+states what the passage quotes.
+
+For a shown passage, every other article of its event (stories.py) from another outlet is
+read for the sentence closest to the quoted one (the default model's cosine between their
+sentence units, the best pair). An outlet is named only when that sentence says the same
+thing: its cosine reaches SAME_STATEMENT, a high bar since naming a wrong outlet is worse
+than naming none (bench/stories.py reports precision and coverage at it and on either side). The same bar
+tells when two passages of a reply quote one statement from two outlets: the second is
+then not shown as a passage of its own, but as the first one's corroboration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .split import LONG_SENTENCE_WORDS
+
+SAME_STATEMENT = 0.90
+
+
+@dataclass(frozen=True)
+class Report:
+    """Another outlet's article of the event, and its sentence stating the same."""
+
+    doc_id: str
+    outlet: str
+    title: str
+    url: str | None
+    date: str | None
+    text: str
+    link: str | None = None  # `url` scrolled to `text`; not in the JSON
+    start: int = 0  # `text`'s span in its article; not in the JSON
+    end: int = 0
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.start, self.end
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("link", "start", "end")}
+
+
+Unit = tuple[int, int, int, int, np.ndarray]  # span, its sentence's span, its vector (Index.article_units)
+
+
+def within(units: list[Unit], start: int, end: int) -> np.ndarray:
+    """The vectors of the units that lie in start..end (at least the one overlapping most)."""
+    inside = [u[4] for u in units if start <= u[0] and u[1] <= end]
+    if not inside and units:
+        inside = [max(units, key=lambda u: min(end, u[1]) - max(start, u[0]))[4]]
+    return np.array(inside, dtype=np.float32).reshape(len(inside), -1)
+
+
+def closest(quoted: np.ndarray, text: str, units: list[Unit]) -> tuple[float, tuple[int, int]]:
+    """The cosine and span of the unit of `units` closest to any of the `quoted` vectors, as it
+    would be quoted (its whole sentence unless that is long)."""
+    if not len(quoted) or not units:
+        return -1.0, (0, 0)
+    cosines = (np.array([u[4] for u in units]) @ quoted.T).max(axis=1)
+    best = int(np.argmax(cosines))
+    start, end, s_start, s_end, _ = units[best]
+    whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
+    return float(cosines[best]), (s_start, s_end) if whole else (start, end)
+
+
+def same_statement(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two quotes (their units' vectors) say the same thing."""
+    return bool(len(a) and len(b) and float((a @ b.T).max()) >= SAME_STATEMENT)

@@ -1,0 +1,156 @@
+"""The matcher's stage of a search: which sentence of the best articles answers the question.
+
+Retrieval finds the right article (first for most questions), but inside it every passage
+scores alike, and the lead that restates the story wins over the paragraph holding the detail
+asked for. This stage reads the question with the candidate sentences of the first articles
+(the ones the default model finds closest, more from the first article than from the next),
+all in one forward pass of a cross-encoder (cross_encoder.py), and puts the passages in the
+order of their best sentence: each passage is built around its sentence (the sentence, with
+its neighbours in the paragraph while the passage stays short), and that sentence is the
+highlight. Its best score also says whether anything found answers the question at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .split import LONG_SENTENCE_WORDS, sentence_spans
+from .store import Index
+
+SENTENCES_PER_ARTICLE = (10, 4, 2, 2)  # candidates read from the first, second, ... article
+PASSAGE_CHARS = 300  # neighbours are added while the passage stays this short
+_CLOSERS = " \"'”’»)]"
+
+
+class MatcherError(Exception):
+    """A matcher that cannot be loaded; the message says why and what to do."""
+
+
+def load_matcher(name: str, model_name: str, models_dir: Path, backend: str = "onnx", threads: int = 1):
+    """`off`: None; `default`: the matcher trained here, on the default model (built offline in
+    `models_dir` if it is not there yet), which needs the default model's cosines
+    (`model_name`); else a sentence-transformers CrossEncoder by name or path. torch is only
+    imported here, so that commands that never search do not pay for it."""
+    if name == "off":
+        return None
+    from .cross_encoder import DefaultMatcher, NamedMatcher
+
+    if name == "default":
+        if model_name != "default":
+            raise MatcherError(
+                f"search.matcher: default was trained on the default model's scores, not {model_name!r}'s; "
+                "set search.matcher to off or to a CrossEncoder name or path"
+            )
+        from .default_model import ensure_default_model
+
+        return DefaultMatcher(ensure_default_model(models_dir), models_dir, backend, threads)
+    return NamedMatcher(name, threads)
+
+
+def asks(text: str) -> bool:
+    """Whether a sentence is a question (its closing quotes and brackets aside)."""
+    return text.rstrip(_CLOSERS).endswith(("?", "؟"))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence (or a clause of a long one) of an article, as the matcher reads it."""
+
+    hit: int  # the article's best passage, in the ranked hits
+    doc: int
+    start: int
+    end: int
+    cosine: float  # the default model's, to the question
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The stage's outcome: the passages re-ordered, and the best sentence's score (a logit:
+    above 0, the matcher holds that it answers)."""
+
+    hits: list
+    best: float
+
+
+def candidates(index: Index, hits: list, units: dict[int, list[tuple[int, int, int, int, float]]]) -> list[Candidate]:
+    """The sentences to read: for the first articles of `hits`, their units closest to the
+    question by the model's cosine (`units`: per article row, (start, end, sentence start,
+    sentence end, cosine) of each unit), each read as its whole sentence unless that is long,
+    never a sentence that is itself a question."""
+    first_hit: dict[int, int] = {}
+    for i, h in enumerate(hits):
+        first_hit.setdefault(h.doc, i)
+        if len(first_hit) == len(SENTENCES_PER_ARTICLE):
+            break
+    found = []
+    for (doc, i), quota in zip(first_hit.items(), SENTENCES_PER_ARTICLE):
+        text, seen, taken = index.documents[doc].text, set(), 0
+        for start, end, s_start, s_end, cosine in sorted(units.get(doc, []), key=lambda u: -u[4]):
+            if taken == quota:
+                break
+            whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
+            span = (s_start, s_end) if whole else (start, end)
+            if span in seen or asks(text[span[0] : span[1]]):
+                continue
+            seen.add(span)
+            found.append(Candidate(i, doc, span[0], span[1], cosine))
+            taken += 1
+    return found
+
+
+def passage_around(index: Index, doc: int, start: int, end: int) -> tuple[int, int, int]:
+    """(paragraph number, start, end) of a passage built around the sentence start..end: its
+    neighbours in the paragraph are added, the one before first, while it stays under
+    PASSAGE_CHARS."""
+    spans = index.paragraph_spans[doc]
+    number = next((n for n, (a, b) in enumerate(spans, 1) if a <= start < b), 1)
+    p_start, p_end = spans[number - 1]
+    text = index.documents[doc].text
+    sentences = sentence_spans(text, p_start, p_end)
+    first = last = next((i for i, (a, b) in enumerate(sentences) if a <= start < b), None)
+    if first is None:
+        return number, start, end
+    begin, finish = min(start, sentences[first][0]), max(end, sentences[last][1])
+    grew = True
+    while grew:
+        grew = False
+        if first > 0 and finish - sentences[first - 1][0] <= PASSAGE_CHARS:
+            first -= 1
+            begin, grew = sentences[first][0], True
+        if last + 1 < len(sentences) and sentences[last + 1][1] - begin <= PASSAGE_CHARS:
+            last += 1
+            finish, grew = sentences[last][1], True
+    return number, begin, finish
+
+
+def rerank(index: Index, hits: list, found: list[Candidate], logits: np.ndarray, retrieval_weight: float) -> Matched:
+    """Passages built around the candidates, best first by the matcher's logit plus
+    `retrieval_weight` times how far their article's best passage trails the first one's;
+    then the other passages, as ranked, leaving out those a new one overlaps."""
+    if not found:
+        return Matched(hits, float("-inf"))
+    top = hits[0].score
+    scores = logits + retrieval_weight * np.array([hits[c.hit].score - top for c in found])
+    built = []
+    for i in np.argsort(-scores, kind="stable"):
+        c = found[int(i)]
+        paragraph, start, end = passage_around(index, c.doc, c.start, c.end)
+        if any(h.doc == c.doc and start < h.end and h.start < end for h in built):
+            continue  # its sentence is already shown, or the passage would repeat one
+        source = hits[c.hit]
+        built.append(
+            replace(
+                source,
+                paragraph=paragraph,
+                start=start,
+                end=end,
+                score=float(scores[i]),
+                highlight=(c.start, c.end),
+                sentence_rows=dict(source.sentence_rows),
+            )
+        )
+    rest = [h for h in hits if not any(b.doc == h.doc and h.start < b.end and b.start < h.end for b in built)]
+    return Matched(built + rest, float(logits.max()))

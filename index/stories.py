@@ -1,0 +1,252 @@
+"""Events and stories: which articles report the same happening, and which happenings follow
+one another.
+
+An event is the articles of one specific happening (an incident, a statement, a match, a
+deal, a ruling), across outlets, usually within a day or two; a story is the events that
+follow one another (the theft, the arrest, the bail hearing). Both are decided by one pairwise
+score of two articles, a logistic model over what their headline and lead share:
+
+- the default model's cosine between their profiles (headline and lead paragraph, embedded once
+  per article, from the embedding cache after the first time);
+- the weight of the words they share (each word's IDF over the archive), over the lighter of
+  the two: names and rare words count, common ones hardly;
+- the numbers they share (a score, a toll, a price);
+- how many days apart they were published, and whether one outlet published both (an outlet
+  rarely reports one happening twice).
+
+Articles are taken in date order (then id): each joins the event whose articles published up
+to EVENT_DAYS before it score best with it on average, if that reaches the event bar, or
+starts its own; then each event, in the order of its first article, joins the story of the
+article published up to STORY_DAYS before it that scores best with one of its articles, if
+that reaches the story bar. Groups are
+a function of the articles alone, so that articles taken in one by one, and a rebuild of the
+same articles, give the same groups. An event's and a story's id name its first article.
+
+The weights and bars were fitted on the tuning half of pairs of archive articles labelled by
+reading them (bench/data/event_pairs.jsonl), and are checked on the held-out half and on whole
+events (bench/stories.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from .documents import Document
+from .lexical import tokens
+
+EVENT_DAYS = 2.0  # an event's articles lie this close to one of its others
+STORY_DAYS = 21.0  # a story's next event follows within this
+PROFILE_CHARS = 1200  # of the lead read into an article's profile
+# Logistic weights over (cosine, shared words, shared numbers, days apart, same outlet, 1).
+EVENT_WEIGHTS = np.array([37.791, 1.35, 1.52, -1.991, -0.489, -34.3])
+STORY_WEIGHTS = np.array([54.27, -0.626, -0.273, -0.671, -0.475, -46.029])
+EVENT_BAR = 0.6  # an article joins an event whose articles score this on average
+STORY_BAR = 0.5  # an event joins a story of which one article scores this with one of its own
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_PREFIX_WWW = re.compile(r"^www\d?\.")
+
+
+def profile_text(doc: Document) -> str:
+    """What an article's profile vector is made of: its headline and its lead paragraph."""
+    lead = doc.text.split("\n\n", 1)[0][:PROFILE_CHARS]
+    return f"{doc.title}\n\n{lead}" if doc.title else lead
+
+
+def outlet_of(doc: Document, names: dict[str, str]) -> str:
+    """The outlet that published an article: the one it names (a JSONL `outlet`, its feed's
+    title, the page's site name), else its URL's domain; either shown by its name in
+    `names` (sources.outlets: domain or name -> display name) when listed there."""
+    host = (urlsplit(doc.url).hostname or "") if doc.url else ""
+    for key in (doc.outlet, host, _PREFIX_WWW.sub("", host)):
+        if key and key in names:
+            return names[key]
+    return doc.outlet or _PREFIX_WWW.sub("", host) or ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What grouping reads of an article."""
+
+    id: str
+    day: float  # days since the epoch (UTC); nan when undated
+    outlet: str
+    vector: np.ndarray  # the default model's, of profile_text
+    words: frozenset[str]
+    numbers: frozenset[str]
+
+
+def profile(doc: Document, vector: np.ndarray, outlet: str) -> Profile:
+    text = profile_text(doc)
+    return Profile(doc.id, _day(doc.date), outlet, vector, frozenset(tokens(text)), frozenset(_NUMBER.findall(text)))
+
+
+def _day(date: str | None) -> float:
+    if not date:
+        return math.nan
+    try:
+        moment = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+    except ValueError:
+        return math.nan
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp() / 86400
+
+
+def word_weights(profiles: list[Profile]) -> dict[str, float]:
+    """Each word's IDF over the articles' profiles."""
+    counts = Counter(w for p in profiles for w in p.words)
+    n = len(profiles)
+    return {w: math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
+
+
+def group_id(kind: str, first: str) -> str:
+    return f"{kind}-{hashlib.sha256(first.encode()).hexdigest()[:10]}"
+
+
+class Pairs:
+    """Pairwise scores of articles in date order, computed for the pairs within a window only
+    (sparse word and number matrices: every pair's shared words in one product per article)."""
+
+    def __init__(self, order: list[Profile]):
+        self.order = order
+        self.row = {p.id: i for i, p in enumerate(order)}
+        weight = word_weights(order)
+        vocabulary = {w: i for i, w in enumerate(weight)}
+        numbers = {n: i for i, n in enumerate({n for p in order for n in p.numbers})}
+        self.words = _incidence([[vocabulary[w] for w in p.words] for p in order], len(vocabulary))
+        self.weighted = self.words.multiply(np.array([weight[w] for w in vocabulary])[None, :]).tocsr()
+        self.totals = np.asarray(self.weighted.sum(axis=1)).ravel()
+        self.numbers = _incidence([[numbers[n] for n in p.numbers] for p in order], len(numbers))
+        self.vectors = np.array([p.vector for p in order], dtype=np.float32)
+        self.days = np.array([p.day for p in order])
+        outlets = {o: i for i, o in enumerate({p.outlet for p in order})}
+        self.outlets = np.array([outlets[p.outlet] if p.outlet else -1 - i for i, p in enumerate(order)])
+
+    def before(self, i: int, days: float) -> np.ndarray:
+        """The articles before `i` in the order published at most `days` before it (dated ones)."""
+        if math.isnan(self.days[i]):
+            return np.zeros(0, dtype=np.int64)
+        first = int(np.searchsorted(self.days[:i], self.days[i] - days, side="left"))
+        return np.arange(first, i)
+
+    def features(self, i: int, others: np.ndarray) -> np.ndarray:
+        """Per pair of `i` with each of `others`: cosine, shared words, shared numbers, days
+        apart, same outlet, and 1 (the order of EVENT_WEIGHTS)."""
+        shared = np.asarray(self.weighted[others] @ self.words[i].T.toarray()).ravel()
+        lighter = np.maximum(np.minimum(self.totals[others], self.totals[i]), 1e-9)
+        common = np.asarray(self.numbers[others] @ self.numbers[i].T.toarray()).ravel()
+        x = np.column_stack(
+            [
+                self.vectors[others] @ self.vectors[i],
+                shared / lighter,
+                np.log1p(common),
+                np.log1p(np.abs(self.days[i] - self.days[others])),
+                (self.outlets[others] == self.outlets[i]).astype(float),
+                np.ones(len(others)),
+            ]
+        )
+        return x
+
+    def scores(self, i: int, others: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The pairwise score of `i` with each of `others`: a probability."""
+        if not len(others):
+            return np.zeros(0)
+        return 1 / (1 + np.exp(-np.clip(self.features(i, others) @ weights, -50, 50)))
+
+
+def _incidence(rows: list[list[int]], width: int):
+    from scipy.sparse import csr_matrix
+
+    data = np.ones(sum(map(len, rows)), dtype=np.float32)
+    indices = np.array([c for r in rows for c in r], dtype=np.int64)
+    pointers = np.cumsum([0] + [len(r) for r in rows])
+    return csr_matrix((data, indices, pointers), shape=(len(rows), max(width, 1)))
+
+
+def group(profiles: list[Profile]) -> dict[str, tuple[str, str]]:
+    """Per article id: (its event, its story)."""
+    order = sorted(profiles, key=lambda p: (math.isnan(p.day), p.day if not math.isnan(p.day) else 0.0, p.id))
+    if not order:
+        return {}
+    pairs = Pairs(order)
+    event_of = np.full(len(order), -1)
+    members: list[list[int]] = []
+    for i in range(len(order)):
+        near = pairs.before(i, EVENT_DAYS)
+        best = -1
+        if len(near):
+            scores = pairs.scores(i, near, EVENT_WEIGHTS)
+            events = event_of[near]
+            means = {e: float(scores[events == e].mean()) for e in np.unique(events)}
+            e, value = max(means.items(), key=lambda item: (item[1], -item[0]))
+            best = int(e) if value >= EVENT_BAR else -1
+        if best < 0:
+            best = len(members)
+            members.append([])
+        event_of[i] = best
+        members[best].append(i)
+    story_of = np.full(len(members), -1)  # events, in the order of their first article
+    stories_first: list[int] = []
+    for e, rows in enumerate(members):
+        best, value = -1, STORY_BAR
+        earlier = pairs.before(rows[0], STORY_DAYS)  # all of events already in a story
+        for i in rows if len(earlier) else []:
+            scores = pairs.scores(i, earlier, STORY_WEIGHTS)
+            top = int(np.argmax(scores))
+            if scores[top] >= value:
+                best, value = int(story_of[event_of[earlier[top]]]), float(scores[top])
+        if best < 0:
+            best = len(stories_first)
+            stories_first.append(e)
+        story_of[e] = best
+    event_ids = [group_id("ev", order[rows[0]].id) for rows in members]
+    story_ids = [event_ids[e].replace("ev-", "st-", 1) for e in stories_first]
+    return {p.id: (event_ids[event_of[i]], story_ids[story_of[event_of[i]]]) for i, p in enumerate(order)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a story's timeline: its day (its first article's date), and its articles."""
+
+    event: str
+    date: str | None
+    articles: tuple[dict, ...]  # {doc_id, outlet, title, url, date}, first published first
+
+    def to_dict(self) -> dict:
+        return {"event": self.event, "date": self.date, "articles": list(self.articles)}
+
+
+def timeline(index, story: str, outlet) -> list[Event]:
+    """The events of `story` in date order (undated last), from an Index; `outlet(row)` names
+    an article's outlet."""
+    by_event: dict[str, list[int]] = {}
+    for row in index.story_rows.get(story, []):
+        by_event.setdefault(index.event_of[row], []).append(row)
+
+    def when(row: int) -> tuple[bool, float, str]:
+        day = _day(index.documents[row].date)
+        return math.isnan(day), 0.0 if math.isnan(day) else day, index.documents[row].id
+
+    events = []
+    for event, rows in by_event.items():
+        rows.sort(key=when)
+        articles = tuple(
+            {
+                "doc_id": index.documents[r].id,
+                "outlet": outlet(r) or None,
+                "title": index.documents[r].title,
+                "url": index.documents[r].url,
+                "date": index.documents[r].date,
+            }
+            for r in rows
+        )
+        events.append((when(rows[0]), Event(event, articles[0]["date"], articles)))
+    return [e for _, e in sorted(events, key=lambda item: item[0])]
