@@ -155,7 +155,7 @@ class Ingestor:
             source,
             found.text,
             entry_date=entry_date,
-            outlet=found.site or outlet,  # the site's own name: one outlet's feeds are titled apart
+            outlet=outlet or found.site,  # the feed's title, else the page's site name
         )
         outcome = self.store.put(article, force=force)
         if outcome == "removed":
