@@ -105,9 +105,7 @@ class SearchConfig:
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)
-    matcher: str = field(
-        default="off", metadata=_check(bool, "must be off, default, or a CrossEncoder name or path")
-    )
+    matcher: str = field(default="off", metadata=_check(bool, "must be off, default, or a CrossEncoder name or path"))
     matcher_min_score: float = field(default=-0.64, metadata=_check(lambda v: -50 <= v <= 50, "must be -50..50"))
     matcher_retrieval_weight: float = field(default=50.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
 

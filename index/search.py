@@ -83,9 +83,6 @@ def _leads_give_way(hits: list[Hit], index: Index, within: float) -> None:
             hits[i], hits[j] = hits[j], hits[i]
 
 
-_asks = matching.asks
-
-
 @dataclass(frozen=True)
 class Passage:
     rank: int
@@ -218,7 +215,8 @@ def _questions(index: Segment, ids: np.ndarray) -> tuple[list[np.ndarray], list[
         chunk_rows = index.unit_rows(int(i))
         text = index.documents[int(index.chunk_table[i, 0])].text
         rows.append(chunk_rows)
-        asks.append(np.array([_asks(text[a:b]) for a, b in index.sentence_spans[chunk_rows][:, :2]], dtype=bool))
+        spans = index.sentence_spans[chunk_rows][:, :2]
+        asks.append(np.array([matching.asks(text[a:b]) for a, b in spans], dtype=bool))
     return rows, asks
 
 
@@ -576,7 +574,7 @@ class Searcher:
         if query.words and doc.lang == query.lang:
             shared = [len(query.words.intersection(tokens(doc.text[a:b]))) for a, b, _, _ in spans]
             scores = scores + HIGHLIGHT_LEXICAL_WEIGHT * np.asarray(shared) / len(query.words)
-        asks = np.array([_asks(doc.text[a:b]) for a, b, _, _ in spans])
+        asks = np.array([matching.asks(doc.text[a:b]) for a, b, _, _ in spans])
         if not asks.all():
             scores = np.where(asks, -np.inf, scores)  # a question in the article answers nothing
         start, end, sentence_start, sentence_end = (int(v) for v in spans[int(np.argmax(scores))])
