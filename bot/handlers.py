@@ -75,6 +75,16 @@ def user_lang(user: User | None, question: str = "") -> str:
     return "ar" if user and (user.language_code or "").startswith("ar") else "en"
 
 
+async def _show_or_alert(query, lang: str, known: bool, found, message) -> None:
+    """A button's view: `message(found)` as a reply, or an alert that what it showed changed
+    (`known`: the button's passage is still remembered) or that the button is too old."""
+    if not found:
+        await query.answer(text("changed_button" if known else "stale_button", lang), show_alert=True)
+        return
+    await query.answer()
+    await _send(query.message, [message(found, lang)])
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler, for every update type: enforces the allow-lists."""
     s = state(context)
@@ -260,20 +270,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == "also":
         stored = asked.reports.get(value)
         reports = s.service.reports(stored) if stored else None
-        if not reports:
-            await query.answer(text("changed_button" if stored else "stale_button", lang), show_alert=True)
-            return
-        await query.answer()
-        await _send(query.message, [reports_message(reports, lang)])
+        await _show_or_alert(query, lang, stored is not None, reports, reports_message)
         return
     if action == "time":
         quoted = asked.passages.get(value)
         events = s.service.timeline(quoted.doc_id) if quoted else None
-        if not events:
-            await query.answer(text("changed_button" if quoted else "stale_button", lang), show_alert=True)
-            return
-        await query.answer()
-        await _send(query.message, [timeline_message(events, lang)])
+        await _show_or_alert(query, lang, quoted is not None, events, timeline_message)
         return
     # Only the next page, claimed before searching: an old or forged offset, or a double press,
     # searches nothing.
