@@ -12,9 +12,8 @@ how well it does on pairs and events labelled by reading the articles
   of the same labelled event); also with corroboration's bar lowered and raised;
 - the grouping's time over the whole archive.
 
-`--fit` fits the pairwise weights (logistic regression on the tuning half's pairs) and the
-two bars (each the best tuning-half F1: events first, then stories over those events) and
-prints them for index/stories.py.
+`--fit` fits the pairwise weights (logistic regression on the tuning half's pairs) and prints
+them for index/stories.py; the bars stay the model's even odds (index/stories.py says why).
 
     .venv/bin/python bench/stories.py [--fit]   (build the archive first: bench/archive.py)
 """
@@ -130,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "news_ar" / "articles.jsonl")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
-    parser.add_argument("--fit", action="store_true", help="fit the weights and bars, and print them")
+    parser.add_argument("--fit", action="store_true", help="fit the pairwise weights, and print them")
     args = parser.parse_args()
     config = load_config(args.config)
     models = load_models(config)
@@ -141,24 +140,10 @@ def main() -> None:
     settings = {}
     if args.fit:
         event_w, story_w = fit(pairs, short, {"same_event"}), fit(pairs, short, {"same_event", "follow_up"})
-        bars = np.round(np.arange(0.2, 0.951, 0.05), 2)
-        best_event = max(
-            bars,
-            key=lambda bar: pairwise(
-                grouped(short, EVENT_WEIGHTS=event_w, EVENT_BAR=bar), pairs, "tune", {"same_event"}, 0
-            )[2],
-        )
-        best_story = max(
-            bars,
-            key=lambda bar: pairwise(
-                grouped(short, EVENT_WEIGHTS=event_w, EVENT_BAR=best_event, STORY_WEIGHTS=story_w, STORY_BAR=bar),
-                pairs, "tune", {"same_event", "follow_up"}, 1,
-            )[2],
-        )  # fmt: skip
-        settings = dict(EVENT_WEIGHTS=event_w, EVENT_BAR=best_event, STORY_WEIGHTS=story_w, STORY_BAR=best_story)
+        settings = dict(EVENT_WEIGHTS=event_w, STORY_WEIGHTS=story_w)
         print("fitted on the tuning half (for index/stories.py):")
         for k, v in settings.items():
-            print(f"  {k} = {np.round(v, 3).tolist() if isinstance(v, np.ndarray) else round(float(v), 2)}")
+            print(f"  {k} = {np.round(v, 3).tolist()}")
     began = time.perf_counter()
     groups = grouped(short, **settings)
     took = time.perf_counter() - began

@@ -19,7 +19,7 @@ from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
 from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexStore, IndexUnavailable, new_segment_name, open_store
-from .stories import group, outlet_of, profile, profile_text
+from .stories import group, grouping_settings, outlet_of, profile, profile_text
 
 
 class BuildError(RuntimeError):
@@ -178,6 +178,7 @@ def _manifest(config: Config, models: Models, settings: str, articles: dict, gro
         # Per article in the archive: its segment, fingerprint, and chunk count.
         "articles": articles,
         "groups": groups,
+        "grouping": grouping_settings(dict(config.sources.outlets)),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -244,8 +245,10 @@ def _build(
         if problem is None:
             chunks = sum(entry[2] for entry in old.values())
             current = store.current()
-            if "groups" not in base:  # a build made before events and stories: they are added
-                current = store.write(dict(base, groups=_groups(config, models, documents)), [], kept=base["segments"])
+            grouping = grouping_settings(dict(config.sources.outlets))
+            if base.get("grouping") != grouping:  # made before events, or by other weights: regrouped
+                regrouped = dict(base, groups=_groups(config, models, documents), grouping=grouping)
+                current = store.write(regrouped, [], kept=base["segments"])
             return BuildResult(len(documents), chunks, 0, chunks, time.perf_counter() - began, current, True)
         warn(f"the current index is damaged ({problem}); building it again")
     if not documents:  # an archive emptied article by article is still a build (above)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from index import stories
 from index.articles import open_articles
 from index.build import build_from_config
 from index.cli import main
@@ -96,6 +97,17 @@ def test_articles_taken_in_one_by_one_get_the_groups_a_rebuild_gives(tmp_path, m
     stepwise = {k: (v["event"], v["story"]) for k, v in listed(capsys, config).items()}
     whole = {k: (v["event"], v["story"]) for k, v in listed(capsys, archive).items()}
     assert stepwise == whole
+
+
+def test_an_up_to_date_index_is_regrouped_when_the_grouping_changes(tmp_path, models, capsys, monkeypatch):
+    config = load_config(write_config(tmp_path))
+    build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
+    assert listed(capsys, config)["bbc-dam"]["event"] == listed(capsys, config)["f24-dam"]["event"]
+    monkeypatch.setattr(stories, "EVENT_BAR", 1.01)  # a new release whose bar no pair reaches
+    result = build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
+    assert result.up_to_date and result.embedded == 0  # the articles are not embedded again...
+    rows = listed(capsys, config)
+    assert rows["bbc-dam"]["event"] != rows["f24-dam"]["event"]  # ...but their groups are made again
 
 
 def test_an_answer_names_the_other_outlet_that_states_the_same_and_shows_the_statement_once(archive, models):
