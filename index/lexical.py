@@ -42,6 +42,12 @@ def _letters(word: str) -> str:
     return model_text(_DIACRITICS.sub("", word).translate(_ALEF_FOLD))
 
 
+def spelled_alike(text: str) -> str:
+    """`text` with what outlets spell either way unified (diacritics, tatweel, the alef and
+    hamza forms), to tell whether a quotation is in a passage however it was spelled."""
+    return _letters(text)
+
+
 def _fold_ending(word: str) -> str:
     """Endings written either way unified: final ه as ta marbuta ة, final ى (alef maqsura) as ي,
     which the stemmer then treats alike (a pronoun suffix ه is stripped with it, as it should be)."""
