@@ -24,6 +24,7 @@ The archive's index is built once into .sanad/bench/archive (the embedding cache
 with the main data folder), and rebuilt only when the pipeline or articles change.
 
     .venv/bin/python bench/archive.py [--corpus ../shared/data/news_ar/articles.jsonl] [--show-misses] [--matcher off]
+                                      [--no-fold]
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
     parser.add_argument("--show-misses", action="store_true", help="print the questions whose first passage missed")
     parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), e.g. off")
+    parser.add_argument(
+        "--no-fold", action="store_true", help="show every passage, even one restating another outlet's above it"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
     if args.matcher:
@@ -148,6 +152,8 @@ def main() -> None:
     with persistent_config(config, "archive") as archive_config:
         built = build_index(archive_config, models, documents, progress=sys.stderr.isatty())
         searcher = Searcher(archive_config, models)
+    if args.no_fold:  # what folding costs: the same questions with no passage folded
+        searcher._fold_repeats = lambda query, hits, index, upto: hits
     print(f"archive: {built.summary()} (this run: {time.perf_counter() - began:.0f} s)")
 
     results = judge(searcher, answerable, holds_evidence)
@@ -212,7 +218,8 @@ def main() -> None:
                 print(f"- [{r['row']['id']} answered] {r['row']['question']} -> {r['first'].text[:100]}")
     corpus = "" if args.corpus == parser.get_default("corpus") else f" --corpus {args.corpus}"
     matcher = f" --matcher {args.matcher}" if args.matcher else ""
-    print(f"\nreproduce: .venv/bin/python bench/archive.py{corpus}{matcher}")
+    fold = " --no-fold" if args.no_fold else ""
+    print(f"\nreproduce: .venv/bin/python bench/archive.py{corpus}{matcher}{fold}")
 
 
 if __name__ == "__main__":

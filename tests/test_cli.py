@@ -128,21 +128,14 @@ def test_eval_reports_recall_by_language(cli_config):
     assert figures["n"] == 24 and set(figures["by_lang"]) == {"en"}
     assert figures["recall@1"] <= figures["recall@5"] <= figures["recall@10"]
     assert figures["recall@5"] >= 0.8  # twelve passages: a working cross-lingual model finds nearly all
-    table = run(
-        "eval",
-        "--config",
-        str(cli_config),
-        "--corpus",
-        str(data / "corpus.en.jsonl"),
-        "--queries",
-        str(data / "queries.en.jsonl"),
-    )
-    assert table.returncode == 0 and "recall@1" in table.stdout and "\nen " in table.stdout
     corpus, queries = str(data / "corpus.ar.jsonl"), str(data / "queries.en.jsonl")
-    shallow = run("eval", "--config", str(cli_config), "--corpus", corpus, "--queries", queries, "-k", "3", "--json")
-    cut = json.loads(shallow.stdout)
-    assert [key for key in cut if key.startswith(("recall@", "mrr@"))] == ["recall@1", "recall@3", "mrr@3"]
-    assert cut["recall@1"] == figures["recall@1"] and cut["recall@3"] <= figures["recall@5"]
+    table = run("eval", "--config", str(cli_config), "--corpus", corpus, "--queries", queries, "-k", "3")
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[2:5] == ["recall@1", "recall@3", "mrr@3"]  # -k cuts the figures...
+    cut = dict(zip(header.split()[1:], next(r for r in rows if r.startswith("en ")).split()[1:]))
+    assert float(cut["recall@1"]) == round(figures["recall@1"], 3)  # ...and does not change them
+    assert float(cut["recall@3"]) <= figures["recall@5"]
 
 
 def test_the_bot_without_a_token_says_how_to_set_one():
