@@ -10,7 +10,9 @@ how well it does on pairs and events labelled by reading the articles
   (the configured pipeline on the archive): the share whose first passage names another
   outlet of the event, and the share of the outlets named that are right (their article is
   of the same labelled event); also with corroboration's bar lowered and raised;
-- the grouping's time over the whole archive.
+- the grouping's time over the whole archive;
+- what a reader reaches: 90 tuning pairs read a second time, blind to the first labels
+  (event_pairs_second_reading.jsonl), scored against the first reading as the grouping is.
 
 `--fit` fits the pairwise weights (logistic regression on the tuning half's pairs) and prints
 them for index/stories.py; the bars stay the model's even odds (index/stories.py says why).
@@ -68,6 +70,24 @@ def pairwise(groups: dict, pairs: list[dict], half: str, same: set[str], index: 
     tp = float((predicted & truth).sum())
     precision, recall = tp / max(1, predicted.sum()), tp / max(1, truth.sum())
     return precision, recall, 2 * precision * recall / max(1e-9, precision + recall)
+
+
+def second_reading(pairs: list[dict], again: list[dict]) -> str:
+    """How a second reading of some pairs agrees with the first: the share of labels alike, and
+    its pairwise precision and recall of "same event" and F1 of "same story" against the first."""
+    first = {(p["a"], p["b"]): p["label"] for p in pairs}
+    both = [(first[(p["a"], p["b"])], p["label"]) for p in again]
+    figures = []
+    for same in ({"same_event"}, {"same_event", "follow_up"}):
+        truth, read = np.array([a in same for a, _ in both]), np.array([b in same for _, b in both])
+        tp = float((truth & read).sum())
+        figures.append((tp / max(1, read.sum()), tp / max(1, truth.sum())))
+    (ep, er), (sp, sr) = figures
+    alike = np.mean([a == b for a, b in both])
+    return (
+        f"{len(both)} tuning pairs read twice: labels alike {alike:.3f}; the second reading's events "
+        f"P {ep:.3f} R {er:.3f}, stories F1 {2 * sp * sr / max(1e-9, sp + sr):.3f}"
+    )
 
 
 def fit(pairs: list[dict], profiles_: list[stories.Profile], same: set[str]) -> np.ndarray:
@@ -157,6 +177,7 @@ def main() -> None:
         print(f"{half:<10}{figures}{whole:>10.3f} of {len(mine)}")
     sizes = np.bincount(np.unique([g[0] for g in groups.values()], return_counts=True)[1], minlength=5)
     events, story_count = len({g[0] for g in groups.values()}), len({g[1] for g in groups.values()})
+    print("\nwhat a reader reaches: " + second_reading(pairs, read(DATA / "event_pairs_second_reading.jsonl")))
     print(
         f"\n{len(groups)} articles: {events} events, {story_count} stories; events of 1, 2, 3, 4+ articles: "
         f"{sizes[1]}, {sizes[2]}, {sizes[3]}, {sizes[4:].sum()}; grouping took {took:.1f} s"
