@@ -65,10 +65,15 @@ def pairwise(groups: dict, pairs: list[dict], half: str, same: set[str], index: 
     """Precision, recall, F1 of "same group" (`index` 0: event, 1: story) over one half's pairs,
     labels in `same` counting as the same group."""
     rows = [p for p in pairs if p["half"] == half]
-    predicted = np.array([groups[p["a"]][index] == groups[p["b"]][index] for p in rows])
-    truth = np.array([p["label"] in same for p in rows])
-    tp = float((predicted & truth).sum())
-    precision, recall = tp / max(1, predicted.sum()), tp / max(1, truth.sum())
+    predicted = [groups[p["a"]][index] == groups[p["b"]][index] for p in rows]
+    return scores(predicted, [p["label"] in same for p in rows])
+
+
+def scores(predicted: list[bool], truth: list[bool]) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 of `predicted` "same group" against `truth`."""
+    predicted_, truth_ = np.array(predicted, dtype=bool), np.array(truth, dtype=bool)
+    tp = float((predicted_ & truth_).sum())
+    precision, recall = tp / max(1, predicted_.sum()), tp / max(1, truth_.sum())
     return precision, recall, 2 * precision * recall / max(1e-9, precision + recall)
 
 
@@ -77,16 +82,12 @@ def second_reading(pairs: list[dict], again: list[dict]) -> str:
     its pairwise precision and recall of "same event" and F1 of "same story" against the first."""
     first = {(p["a"], p["b"]): p["label"] for p in pairs}
     both = [(first[(p["a"], p["b"])], p["label"]) for p in again]
-    figures = []
-    for same in ({"same_event"}, {"same_event", "follow_up"}):
-        truth, read = np.array([a in same for a, _ in both]), np.array([b in same for _, b in both])
-        tp = float((truth & read).sum())
-        figures.append((tp / max(1, read.sum()), tp / max(1, truth.sum())))
-    (ep, er), (sp, sr) = figures
+    event = scores([b == "same_event" for _, b in both], [a == "same_event" for a, _ in both])
+    story = scores([b != "different" for _, b in both], [a != "different" for a, _ in both])
     alike = np.mean([a == b for a, b in both])
     return (
         f"{len(both)} tuning pairs read twice: labels alike {alike:.3f}; the second reading's events "
-        f"P {ep:.3f} R {er:.3f}, stories F1 {2 * sp * sr / max(1e-9, sp + sr):.3f}"
+        f"P {event[0]:.3f} R {event[1]:.3f}, stories F1 {story[2]:.3f}"
     )
 
 

@@ -37,15 +37,11 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 
 
-def _letters(word: str) -> str:
-    """Diacritics and tatweel removed; alef/hamza forms, and Persian yeh/keheh, unified."""
-    return model_text(_DIACRITICS.sub("", word).translate(_ALEF_FOLD))
-
-
 def spelled_alike(text: str) -> str:
-    """`text` with what outlets spell either way unified (diacritics, tatweel, the alef and
-    hamza forms), to tell whether a quotation is in a passage however it was spelled."""
-    return _letters(text)
+    """`text` with what outlets spell either way unified: diacritics and tatweel removed, the
+    alef/hamza forms and Persian yeh/keheh made one (for matching keys, and to tell whether a
+    quotation is in a passage however it was spelled)."""
+    return model_text(_DIACRITICS.sub("", text).translate(_ALEF_FOLD))
 
 
 def _fold_ending(word: str) -> str:
@@ -57,14 +53,14 @@ def _fold_ending(word: str) -> str:
 
 
 def fold_arabic(word: str) -> str:
-    """A word's letters unified (see _letters and _fold_ending)."""
-    return _fold_ending(_letters(word))
+    """A word's letters unified (see spelled_alike and _fold_ending)."""
+    return _fold_ending(spelled_alike(word))
 
 
 # Function words: frequent, and no evidence of what a passage is about. Compared before the
 # ending is folded, so «على» (on) is dropped but «علي» (the name Ali) is not.
 STOPWORDS_AR = frozenset(
-    _letters(w)
+    spelled_alike(w)
     for w in "في من الى إلى على عن ان أن إن او أو ثم حتى اذا إذا كان كانت يكون التي الذي الذين اللذان هذا هذه ذلك تلك "
     "هناك هنا هو هي هم هن انا أنا نحن انت أنت ما ماذا متى اين أين كيف لماذا كم هل لا لم لن قد مع عند بين بعد قبل "
     "كل بعض غير اي أي او و ف ب ل ك مثل منذ خلال حول ضد لدى لقد الا إلا اما أما ايضا أيضا فقط عليه عليها فيه فيها "
@@ -76,7 +72,7 @@ def _arabic_keys(word: str) -> list[str]:
     """A word's folded forms. A conjunction و/ف before ال (which Snowball's stemmer keeps) may
     be a prefix («والحكومة») or part of the word («والدين», parents): both readings are kept,
     so each matches what it should and the exact form counts twice."""
-    word = _letters(word)
+    word = spelled_alike(word)
     if word in STOPWORDS_AR:
         return []
     forms = [word]

@@ -102,7 +102,8 @@ def test_articles_taken_in_one_by_one_get_the_groups_a_rebuild_gives(tmp_path, m
 def test_an_up_to_date_index_is_regrouped_when_the_grouping_changes(tmp_path, models, capsys, monkeypatch):
     config = load_config(write_config(tmp_path))
     build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
-    assert listed(capsys, config)["bbc-dam"]["event"] == listed(capsys, config)["f24-dam"]["event"]
+    rows = listed(capsys, config)
+    assert rows["bbc-dam"]["event"] == rows["f24-dam"]["event"]
     monkeypatch.setattr(stories, "EVENT_BAR", 1.01)  # a new release whose bar no pair reaches
     result = build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
     assert result.up_to_date and result.embedded == 0  # the articles are not embedded again...
