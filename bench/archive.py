@@ -66,11 +66,10 @@ def judge(searcher: Searcher, questions: list[dict], is_hit) -> list[dict]:
     for row in questions:
         answer = searcher.ask(row["question"], k=K)
         passages = answer.passages
-        rank = next((p.rank for p in passages if is_hit(row, p)), None)
         results.append(
             {
                 "row": row,
-                "rank": rank,
+                "rank": first_hit(row, passages, is_hit),
                 "answered": answer.answered,
                 "first": passages[0] if passages else None,
                 "passages": passages,
@@ -78,6 +77,11 @@ def judge(searcher: Searcher, questions: list[dict], is_hit) -> list[dict]:
             }
         )
     return results
+
+
+def first_hit(row: dict, passages, is_hit) -> int | None:
+    """The rank of the first of `passages` that `is_hit` for the question `row`."""
+    return next((p.rank for p in passages if is_hit(row, p)), None)
 
 
 def figures(results: list[dict]) -> dict:
@@ -165,11 +169,9 @@ def main() -> None:
     table("questions naming their event (passage holds the evidence)", dict(sorted(groups.items())))
     verbatim = []
     for half in ("tune", "heldout", "extra", "all"):
-        ranks = [
-            next((p.rank for p in r["passages"] if holds_evidence_verbatim(r["row"], p)), None) for r in groups[half]
-        ]
-        hit1, hit3 = (sum(r is not None and r <= k for r in ranks) / len(ranks) for k in (1, 3))
-        verbatim.append(f"{half} {hit1:.3f}/{hit3:.3f}")
+        again = [dict(r, rank=first_hit(r["row"], r["passages"], holds_evidence_verbatim)) for r in groups[half]]
+        f = figures(again)
+        verbatim.append(f"{half} {f['hit@1']:.3f}/{f['hit@3']:.3f}")
     print("evidence letter for letter, hit@1/hit@3: " + ", ".join(verbatim))
 
     off = judge(searcher, off_topic, lambda row, p: False)
