@@ -41,6 +41,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -51,6 +52,7 @@ from .lexical import tokens
 EVENT_DAYS = 2.0  # an event's articles lie this close to one of its others
 STORY_DAYS = 21.0  # a story's next event follows within this
 PROFILE_CHARS = 1200  # of the lead read into an article's profile
+MAX_OUTLET_CHARS = 60  # of an outlet's name: a feed's title or a page's site name can be any length
 # Logistic weights over (cosine, text cosine, shared numbers, days apart, same outlet, 1).
 EVENT_WEIGHTS = np.array([39.624, 5.966, 1.686, -2.76, -0.678, -36.404])
 STORY_WEIGHTS = np.array([37.83, 8.764, -0.966, -0.56, -0.661, -33.372])
@@ -67,14 +69,31 @@ def profile_text(doc: Document) -> str:
 
 
 def outlet_of(doc: Document, names: dict[str, str]) -> str:
-    """The outlet that published an article: the one it names (a JSONL `outlet`, its feed's
-    title, the page's site name), else its URL's domain; either shown by its name in
-    `names` (sources.outlets: domain or name -> display name) when listed there."""
-    host = (urlsplit(doc.url).hostname or "") if doc.url else ""
-    for key in (doc.outlet, host, _PREFIX_WWW.sub("", host)):
-        if key and key in names:
-            return names[key]
-    return doc.outlet or _PREFIX_WWW.sub("", host) or ""
+    """The outlet that published an article, by the name it is shown with. With a URL, its site
+    (section feeds of one site are one outlet, whatever their titles), named by `names`
+    (sources.outlets: a host or a name -> display name) for its host, else for any host of its
+    site, else the site itself; without one, the name its source gives (a JSONL `outlet`), by
+    its name in `names` where listed. At most MAX_OUTLET_CHARS either way."""
+    host = urlsplit(doc.url).hostname if doc.url else None
+    if host:
+        site = site_of(host)
+        name = names.get(host) or names.get(_PREFIX_WWW.sub("", host))
+        name = name or next((shown for key, shown in names.items() if site_of(key) == site), site)
+    else:
+        name = names.get(doc.outlet, doc.outlet) if doc.outlet else ""
+    name = " ".join(name.split())
+    return name if len(name) <= MAX_OUTLET_CHARS else name[: MAX_OUTLET_CHARS - 1].rstrip() + "…"
+
+
+@lru_cache(maxsize=4096)
+def site_of(host: str) -> str:
+    """A host's site: its registrable domain by the public suffix list tld ships (uk.reuters.com
+    and www.reuters.com are reuters.com, news.bbc.co.uk is bbc.co.uk); else (an address, a
+    name under no known suffix) the host without its www."""
+    from tld import get_fld
+
+    host = host.lower().rstrip(".")
+    return get_fld(host, fix_protocol=True, fail_silently=True) or _PREFIX_WWW.sub("", host)
 
 
 @dataclass(frozen=True)
@@ -115,9 +134,10 @@ def word_weights(profiles: list[Profile]) -> dict[str, float]:
 
 def grouping_settings(names: dict[str, str]) -> str:
     """A fingerprint of what the groups depend on besides the articles (the weights, bars,
-    windows and outlet names): a build whose groups were made with others makes them again."""
+    windows, outlet names and how outlets are told apart): a build whose groups were made with
+    others makes them again."""
     made_of = [EVENT_DAYS, STORY_DAYS, PROFILE_CHARS, EVENT_BAR, STORY_BAR, EVENT_WEIGHTS.tolist()]
-    made_of += [STORY_WEIGHTS.tolist(), sorted(names.items())]
+    made_of += [STORY_WEIGHTS.tolist(), sorted(names.items()), "outlet by site", MAX_OUTLET_CHARS]
     return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:16]
 
 

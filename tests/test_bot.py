@@ -802,4 +802,4 @@ async def test_a_reply_says_who_else_reported_it_and_its_buttons_show_their_sent
     timeline = pressed["time"].params["text"]
     assert timeline.startswith("🧭 How the story unfolded (2 events):")
     assert timeline.index("1 Mar 2026") < timeline.index("4 Mar 2026") and "arrests" in timeline
-    assert "By outlet:" in sources and "BBC Arabic: 2" in sources and "France 24: 1" in sources
+    assert "By outlet:" in sources and "BBC Arabic: 3" in sources and "France 24: 1" in sources

@@ -11,6 +11,7 @@ from index.articles import open_articles
 from index.build import build_from_config
 from index.cli import main
 from index.config import load_config
+from index.documents import Document
 from index.search import Searcher
 from tests.conftest import write_config
 
@@ -21,12 +22,21 @@ DAM = (
 ROWS = [
     {
         "id": "bbc-dam",
+        "outlet": "BBC News - Middle East",  # a section feed's title: the site is the outlet
         "url": "https://www.bbc.co.uk/arabic/dam-1",
         "date": "2026-03-01T06:10:00+00:00",
         "title": "Mosul Dam bursts and floods twelve villages on the Tigris",
         "text": f"{DAM} Rescue teams were sent from Mosul and Erbil.\n\n"
         "Engineers had warned for years that the foundations of the dam were being washed away.\n\n"
         "The ministry said 3,000 families had left their homes by the evening.",
+    },
+    {
+        "id": "bbc-dam-world",
+        "outlet": "BBC News - World",  # another section feed of the same site, on another host
+        "url": "https://news.bbc.co.uk/world/dam",
+        "date": "2026-03-01T07:30:00+00:00",
+        "title": "Mosul Dam on the Tigris bursts, twelve villages flooded",
+        "text": f"{DAM}\n\nThousands of people fled to higher ground around Mosul as the water rose.",
     },
     {
         "id": "f24-dam",
@@ -81,10 +91,11 @@ def listed(capsys, config) -> dict:
 
 def test_every_article_names_its_outlet_and_belongs_to_an_event_and_a_story(archive, capsys):
     rows = listed(capsys, archive)
-    assert rows["bbc-dam"]["outlet"] == "BBC Arabic"  # its domain, by the name sources.outlets gives it
-    assert rows["f24-dam"]["outlet"] == "France 24"  # the JSONL's own field
-    assert rows["cinema"]["outlet"] == "news.example.org"  # a domain no name is given for
-    assert rows["bbc-dam"]["event"] == rows["f24-dam"]["event"]  # one happening, two outlets
+    assert rows["bbc-dam"]["outlet"] == "BBC Arabic"  # its site, by the name sources.outlets gives it
+    assert rows["bbc-dam-world"]["outlet"] == "BBC Arabic"  # the same site, whatever its feed's title
+    assert rows["f24-dam"]["outlet"] == "France 24"
+    assert rows["cinema"]["outlet"] == "example.org"  # a site no name is given for
+    assert rows["bbc-dam"]["event"] == rows["f24-dam"]["event"] == rows["bbc-dam-world"]["event"]
     assert rows["bbc-arrests"]["event"] != rows["bbc-dam"]["event"]  # what followed is another event...
     assert rows["bbc-arrests"]["story"] == rows["bbc-dam"]["story"]  # ...of the same story
     assert rows["cinema"]["story"] not in {rows[r]["story"] for r in ("bbc-dam", "f24-dam", "bbc-arrests")}
@@ -114,9 +125,10 @@ def test_an_up_to_date_index_is_regrouped_when_the_grouping_changes(tmp_path, mo
 def test_an_answer_names_the_other_outlet_that_states_the_same_and_shows_the_statement_once(archive, models):
     answer = Searcher(archive, models).ask("How many villages did the Mosul Dam flood?", k=3)
     first = answer.passages[0]
-    assert first.doc_id.split("#")[-1] in ("bbc-dam", "f24-dam") and "twelve villages" in first.highlight
-    [report] = first.also_reported_by
-    other = {"bbc-dam": "France 24", "f24-dam": "BBC Arabic"}[first.doc_id.split("#")[-1]]
+    assert first.doc_id.split("#")[-1] in ("bbc-dam", "bbc-dam-world", "f24-dam")
+    assert "twelve villages" in first.highlight
+    [report] = first.also_reported_by  # two feeds of one site are one outlet: never its own corroboration
+    other = "BBC Arabic" if first.doc_id.endswith("f24-dam") else "France 24"
     assert report.outlet == other and "twelve villages" in report.text and report.url
     assert report.text in open_articles(archive).get(report.doc_id).text  # quoted verbatim
     as_json = answer.to_dict()["passages"][0]
@@ -130,8 +142,29 @@ def test_story_lists_the_events_in_date_order(archive, capsys):
     assert main(["story", "--json", "--config", str(archive.path), "news.jsonl#bbc-arrests"]) == 0
     story = json.loads(capsys.readouterr().out)
     events = story["events"]
-    assert [len(e["articles"]) for e in events] == [2, 1]
-    assert [a["doc_id"].split("#")[-1] for a in events[0]["articles"]] == ["bbc-dam", "f24-dam"]
+    assert [len(e["articles"]) for e in events] == [3, 1]
+    assert [a["doc_id"].split("#")[-1] for a in events[0]["articles"]] == ["bbc-dam", "bbc-dam-world", "f24-dam"]
     assert events[0]["date"] < events[1]["date"] and events[1]["articles"][0]["outlet"] == "BBC Arabic"
     assert set(events[0]["articles"][0]) == {"doc_id", "outlet", "title", "url", "date"}
     assert main(["story", "--config", str(archive.path), "no-such-article"]) == 1
+
+
+def test_an_outlet_is_a_site_whatever_its_feeds_call_themselves():
+    def outlet(url, given=None, names=None):
+        return stories.outlet_of(Document("id", "title", url, None, "en", "text", given), names or {})
+
+    reuters = {outlet("https://www.reuters.com/world/1", "Reuters - World News")}
+    reuters.add(outlet("https://uk.reuters.com/top/2", "Reuters - Top News"))
+    assert reuters == {"reuters.com"}
+    assert outlet("https://news.bbc.co.uk/1") == outlet("https://www.bbc.co.uk/2") == "bbc.co.uk"
+    assert outlet("https://www.bbc.com/3") == "bbc.com"  # another registrable domain
+    named = {"www.reuters.com": "Reuters"}
+    assert outlet("https://uk.reuters.com/3", "Reuters UK", named) == "Reuters"  # any host of the site
+    assert outlet(None, "Al Jazeera") == "Al Jazeera"  # no URL: the name its source gives
+    assert outlet(None, "Reuters - World News", {"Reuters - World News": "Reuters"}) == "Reuters"
+    assert outlet("http://127.0.0.1:8080/a", "Local") == "127.0.0.1"
+
+
+def test_an_outlet_name_is_capped_however_long_its_source_makes_it():
+    hostile = stories.outlet_of(Document("id", "title", None, None, "en", "text", "Breaking " * 600), {})
+    assert len(hostile) <= stories.MAX_OUTLET_CHARS and hostile.startswith("Breaking Breaking")
