@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from urllib.parse import urlsplit
 
 from index.documents import Document
 from index.normalize import detect_language
 from index.search import Answer, Passage
 from index.split import sentence_spans
+from index.stories import MAX_OUTLET_CHARS
 
 from .service import ArchiveSummary
 from .texts import text
@@ -19,6 +22,7 @@ from .texts import text
 MAX_UTF16 = 4096  # Telegram's limit for one message
 MAX_TITLE_CHARS = 120  # a citation names its article; a scraped <title> can be any length
 MAX_URL_CHARS = 1000  # a longer link is left out rather than fill the message
+MAX_EVENT_OUTLETS = 5  # named on a timeline's line; an event reported everywhere would fill the message
 FSI, PDI = "\u2068", "\u2069"  # first-strong isolate: a run laid out on its own direction
 ELLIPSIS = "…"
 
@@ -85,7 +89,7 @@ def citation(
 ) -> str:
     parts = [f"📰 {esc(isolate(shorten(title, MAX_TITLE_CHARS), ui_lang))}"]
     if outlet:
-        parts.append(esc(isolate(outlet, ui_lang)))
+        parts.append(esc(isolate(shorten(outlet, MAX_OUTLET_CHARS), ui_lang)))
     if paragraph:
         parts.append(f"¶{paragraph}")
     if date:
@@ -145,7 +149,7 @@ def _utf16_prefix(s: str, units: int) -> str:
 def passage_block(p: Passage, number: int, ui_lang: str, budget: int = MAX_UTF16) -> str:
     cite = citation(p.title, p.paragraph, p.date, p.link if _safe_url(p.link) else p.url, ui_lang, p.outlet)
     if p.also_reported_by:
-        outlets = " · ".join(esc(isolate(r.outlet, ui_lang)) for r in p.also_reported_by)
+        outlets = " · ".join(esc(isolate(shorten(r.outlet, MAX_OUTLET_CHARS), ui_lang)) for r in p.also_reported_by)
         cite += "\n" + text("also_reported", ui_lang, outlets=outlets)
 
     def render(body: str) -> str:
@@ -197,27 +201,41 @@ def paragraph_message(title: str, paragraph: int, date: str | None, url: str | N
 
 
 def reports_message(reports: Sequence, ui_lang: str) -> str:
-    """What the "Also reported" button shows: each other outlet's sentence, quoted and cited."""
+    """What the "Also reported" button shows: each other outlet's sentence, quoted and cited, as
+    many as fit in one message, then how many more there are."""
+    header = text("also_header", ui_lang)
+    limit = MAX_UTF16 - utf16_len(header) - 2
+    budget = limit - utf16_len(text("more_reports", ui_lang, n=len(reports))) - 2  # one report always fits
     blocks = []
     for r in reports:
         link = r.link if _safe_url(r.link) else r.url
         cite = citation(r.title, None, r.date, link, ui_lang, r.outlet)
-        blocks.append(f"<blockquote>{esc(r.text)}</blockquote>\n{cite}")
-    return pack(blocks, text("also_header", ui_lang))[0]
+        blocks.append(_fit(r.text, lambda body, cite=cite: f"<blockquote>{esc(body)}</blockquote>\n{cite}", budget))
+    shown = _fit_lines(blocks, len(blocks), "\n\n", partial(text, "more_reports", ui_lang), limit)
+    return "\n\n".join([header, *shown])
 
 
 def timeline_message(events: Sequence, ui_lang: str) -> str:
-    """A story's events in date order: day, headline (linked), and the outlets that reported it."""
-    lines = [text("timeline_header", ui_lang, n=len(events))]
-    for event in events:
-        first = event.articles[0]
-        day = esc(isolate(human_date(event.date, ui_lang), ui_lang)) if event.date else "…"
-        title = esc(isolate(shorten(first["title"], MAX_TITLE_CHARS), ui_lang))
-        link = _safe_url(first["url"])
-        title = f'<a href="{html.escape(link, quote=True)}">{title}</a>' if link else title
-        outlets = " · ".join(dict.fromkeys(esc(isolate(a["outlet"], ui_lang)) for a in event.articles if a["outlet"]))
-        lines.append(f"• <b>{day}</b> — {title}" + (f" ({outlets})" if outlets else ""))
-    return _fit_lines(lines)
+    """A story's events in date order: day, headline (linked), and the outlets that reported it.
+    When they do not all fit, the newest, after a line counting the earlier ones; only the lines
+    shown are made, so that a story of thousands of events costs no more than a short one."""
+    header = text("timeline_header", ui_lang, n=len(events))
+    newest_first = (_event_line(event, ui_lang) for event in reversed(events))
+    earlier = partial(text, "timeline_earlier", ui_lang)
+    lines = _fit_lines(newest_first, len(events), "\n", earlier, MAX_UTF16 - utf16_len(header) - 1)
+    return "\n".join([header, *reversed(lines)])
+
+
+def _event_line(event, ui_lang: str) -> str:
+    first = event.articles[0]
+    day = esc(isolate(human_date(event.date, ui_lang), ui_lang)) if event.date else "…"
+    title = esc(isolate(shorten(first["title"], MAX_TITLE_CHARS), ui_lang))
+    link = _safe_url(first["url"])
+    title = f'<a href="{html.escape(link, quote=True)}">{title}</a>' if link else title
+    outlets = list(dict.fromkeys(a["outlet"] for a in event.articles if a["outlet"]))
+    named = [esc(isolate(shorten(o, MAX_OUTLET_CHARS), ui_lang)) for o in outlets[:MAX_EVENT_OUTLETS]]
+    named += [ELLIPSIS] if len(outlets) > MAX_EVENT_OUTLETS else []
+    return f"• <b>{day}</b> — {title}" + (f" ({' · '.join(named)})" if named else "")
 
 
 def _source_name(source: str, ui_lang: str) -> str:
@@ -247,18 +265,35 @@ def sources_message(summary: ArchiveSummary, ui_lang: str) -> str:
     lines += [f"• {esc(isolate(_source_name(source, ui_lang), ui_lang))}: {n:,}" for source, n in summary.sources[:10]]
     if summary.newest:
         lines += ["", text("sources_newest", ui_lang)] + [_article_line(d, ui_lang) for d in summary.newest]
-    return _fit_lines(lines)
+    return "\n".join(_fit_lines(lines))
 
 
 def latest_message(docs: Sequence[Document], topic: str | None, ui_lang: str) -> str:
     if not docs:
         return text("latest_none", ui_lang)
     header = text("latest_topic", ui_lang, topic=esc(shorten(topic, 100))) if topic else text("latest", ui_lang)
-    return _fit_lines([header] + [_article_line(d, ui_lang) for d in docs])
+    return "\n".join(_fit_lines([header] + [_article_line(d, ui_lang) for d in docs]))
 
 
-def _fit_lines(lines: list[str]) -> str:
-    """As many whole lines as fit in one message."""
-    while len(lines) > 1 and utf16_len("\n".join(lines)) > MAX_UTF16:
-        lines.pop()
-    return "\n".join(lines)
+def _fit_lines(
+    lines: Iterable[str],
+    count: int | None = None,
+    sep: str = "\n",
+    rest: Callable[[int], str] | None = None,
+    limit: int = MAX_UTF16,
+) -> list[str]:
+    """The first of `lines` that fit, joined by `sep`, within `limit` UTF-16 units (at least
+    one), each made (`lines` may be a generator) and measured once. When not all `count` lines
+    fit, with `rest`: then rest(n=how many were left out), room kept for it."""
+    kept, ends, total = [], [], -len(sep)
+    for line in lines:
+        total += len(sep) + utf16_len(line)
+        if total > limit and kept:
+            break
+        kept.append(line)
+        ends.append(total)
+    if rest is None or len(kept) == count:
+        return kept
+    room = limit - len(sep) - utf16_len(rest(n=count))
+    kept = kept[: max(1, bisect.bisect_right(ends, room))]
+    return [*kept, rest(n=count - len(kept))]

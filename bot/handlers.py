@@ -82,7 +82,8 @@ async def _show_or_alert(query, lang: str, known: bool, found, message) -> None:
         await query.answer(text("changed_button" if known else "stale_button", lang), show_alert=True)
         return
     await query.answer()
-    await _send(query.message, [message(found, lang)])
+    # A story of thousands of events takes a while to lay out: never on the event loop.
+    await _send(query.message, [await asyncio.to_thread(message, found, lang)])
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -274,7 +275,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if action == "time":
         quoted = asked.passages.get(value)
-        events = s.service.timeline(quoted.doc_id) if quoted else None
+        events = await asyncio.to_thread(s.service.timeline, quoted.doc_id) if quoted else None
         await _show_or_alert(query, lang, quoted is not None, events, timeline_message)
         return
     # Only the next page, claimed before searching: an old or forged offset, or a double press,

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
 from contextlib import asynccontextmanager
 from urllib.parse import unquote
@@ -771,10 +772,15 @@ async def test_two_workers_on_one_database_answer_each_others_buttons_and_serve_
 
 
 async def test_a_reply_says_who_else_reported_it_and_its_buttons_show_their_sentences_and_the_timeline(
-    telegram, tmp_path, models
+    telegram, tmp_path, models, monkeypatch
 ):
+    from bot import handlers
     from tests.test_stories import ROWS, corpus
 
+    laid_out_on, lay_out = [], handlers.timeline_message  # a long timeline takes a while: never on the event loop
+    monkeypatch.setattr(
+        handlers, "timeline_message", lambda *args: laid_out_on.append(threading.current_thread()) or lay_out(*args)
+    )
     config = load_config(write_config(tmp_path))
     build_from_config(config, models, corpus=corpus(tmp_path, ROWS), warn=lambda _: None)
     async with running(telegram, config, Searcher(config, models)):
@@ -800,6 +806,7 @@ async def test_a_reply_says_who_else_reported_it_and_its_buttons_show_their_sent
     also = pressed["also"].params["text"]
     assert also.startswith("📣 Also reported by:") and other in also and "twelve villages" in also
     timeline = pressed["time"].params["text"]
+    assert laid_out_on and threading.main_thread() not in laid_out_on
     assert timeline.startswith("🧭 How the story unfolded (2 events):")
     assert timeline.index("1 Mar 2026") < timeline.index("4 Mar 2026") and "arrests" in timeline
     assert "By outlet:" in sources and "BBC Arabic: 3" in sources and "France 24: 1" in sources

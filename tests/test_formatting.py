@@ -1,10 +1,12 @@
 """Replies are valid Telegram HTML within 4096 UTF-16 units, whatever the articles hold."""
 
+import re
 from html.parser import HTMLParser
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import formatting
 from bot.formatting import (
     FSI,
     PDI,
@@ -12,12 +14,16 @@ from bot.formatting import (
     isolate,
     latest_message,
     paragraph_message,
+    reports_message,
     sources_message,
+    timeline_message,
 )
 from bot.service import ArchiveSummary
 from bot.texts import TEXTS
+from index.corroboration import Report
 from index.documents import Document
 from index.search import Answer, Passage
+from index.stories import Event
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 
@@ -163,3 +169,49 @@ def test_text_of_the_other_direction_is_isolated():
 
 def test_every_string_exists_in_both_languages():
     assert all(set(forms) == {"ar", "en"} and all(forms.values()) for forms in TEXTS.values())
+
+
+def test_a_long_story_shows_its_newest_events_and_counts_the_earlier_in_linear_time(monkeypatch):
+    measured = []
+    utf16_len = formatting.utf16_len
+    monkeypatch.setattr(formatting, "utf16_len", lambda s: measured.append(len(s)) or utf16_len(s))
+    for n in (2_000, 10_000):
+        events = [
+            Event(
+                f"ev-{i}",
+                "2020-01-01T00:00:00+00:00" if i < n // 2 else "2026-11-28T00:00:00+00:00",
+                ({"doc_id": f"d{i}", "outlet": "Reuters", "title": f"Event number {i}", "url": None, "date": None},),
+            )
+            for i in range(n)
+        ]
+        for lang, earlier in (("en", r"… and (\d+) earlier"), ("ar", r"… وأحداث أسبق: (\d+)")):
+            measured.clear()
+            message = timeline_message(events, lang)
+            check(message)
+            shown = [int(i) for i in re.findall(r"Event number (\d+)", message)]
+            assert shown == list(range(n - len(shown), n)) and len(shown) > 20  # the newest, in date order
+            [left_out] = re.findall(earlier, message)
+            assert int(left_out) + len(shown) == n  # the rest counted
+            assert message.index(re.search(earlier, message).group()) < message.index("Event number")
+            # Each line measured once, only those shown and the one that did not fit: not the whole
+            # message again after each line dropped.
+            assert len(measured) <= len(shown) + 5 and sum(measured) <= 2 * formatting.MAX_UTF16
+
+
+def test_also_reported_shows_every_report_or_counts_those_that_do_not_fit():
+    sentence = "The Mosul Dam on the Tigris burst early on Sunday, flooding twelve villages downstream. " * 6
+    reports = [
+        Report(f"d{i}", f"Outlet {i}", f"Headline {i}", f"https://news{i}.example/" + "a" * 400, None, sentence)
+        for i in range(7)
+    ]
+    for lang, more in (("en", r"… and (\d+) more"), ("ar", r"… ومصادر أخرى: (\d+)")):
+        message = reports_message(reports, lang)
+        check(message)
+        shown = sum(f"Outlet {i}" in message for i in range(7))
+        [left_out] = re.findall(more, message)
+        assert shown + int(left_out) == 7 and shown >= 3
+        assert not re.findall(more, reports_message(reports[:2], lang))  # all fit: nothing counted
+    hostile = Report("d", "Feed " * 1000, "Headline", "https://e.example/1", None, "Twelve villages were flooded.")
+    message = reports_message([hostile, *reports[:1]], "en")
+    check(message)
+    assert "Twelve villages were flooded." in message and "Outlet 0" in message
