@@ -1,6 +1,7 @@
 """The index grows in place: new articles go into a new segment, removed and replaced ones
 leave the answers at once, and a build of segments answers like one built in one go."""
 
+import dataclasses
 import json
 import os
 
@@ -8,7 +9,7 @@ from index.build import MAX_SEGMENTS, build_index
 from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
-from index.store import current_build
+from index.store import current_build, open_store
 from tests.conftest import write_config
 
 ARTICLES = {
@@ -87,3 +88,17 @@ def test_old_copies_do_not_pile_up_when_much_of_the_archive_changes(tmp_path, mo
     assert [s["documents"] for s in segments(config)] == [1]
     answer = Searcher(config, models).ask("Why was the old bridge over the Tigris closed?", k=5)
     assert [p.doc_id for p in answer.passages] == ["bridge.txt"]
+
+
+def test_a_build_after_a_merge_finds_the_index_up_to_date(tmp_path, models, store_config):
+    config = load_config(write_config(tmp_path, store=store_config))
+    named = [dataclasses.replace(doc(k), outlet="Baghdad News") for k in ARTICLES]  # as a feed names them
+    build_index(config, models, named)
+    store = open_store(config)
+    [first] = store.manifest()["segments"]
+    build_index(config, models, named[:1])  # three of four removed: the segment is merged
+    [merged] = store.manifest()["segments"]
+    assert merged["name"] != first["name"] and merged["documents"] == 1
+    result = build_index(config, models, named[:1])
+    store.close()
+    assert result.up_to_date and result.embedded == 0, result.summary()  # nothing taken for changed
