@@ -254,16 +254,15 @@ def cmd_migrate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "config file (default: $SANAD_CONFIG or ./config.yaml)"
+    # After the sub-command, --config is set only when given there, so that one given before it
+    # stands; two separate options, since a default set on a shared one reaches both.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=argparse.SUPPRESS, help="config file (default: $SANAD_CONFIG or ./config.yaml)"
-    )
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
     parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Sanad's index: build it from the articles, ask it questions, measure it.",
-        parents=[common],
+        prog=PROG, description="Sanad's index: build it from the articles, ask it questions, measure it."
     )
-    parser.set_defaults(config=None)
+    parser.add_argument("--config", type=Path, default=None, help=config_help)
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="{build,add,update,remove,list,ask,story,eval,migrate}"
     )

@@ -4,10 +4,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from index.cli import RULE
+from index.cli import RULE, build_parser
 from tests.conftest import ROOT, write_config
 
 QUESTIONS = ["من أين انطلقت الطائرات المسيرة؟", "Where were the drones launched from?"]
@@ -109,6 +110,16 @@ def test_help_explains_each_command():
     for command in ("build", "ask", "eval"):
         result = run(command, "--help")
         assert result.returncode == 0 and "--config" in result.stdout
+
+
+def test_config_is_honoured_before_or_after_the_command():
+    parser = build_parser()
+    commands = [["build"], ["add", "a.html"], ["update"], ["remove", "ID"], ["list"], ["ask", "q"], ["story", "ID"]]
+    commands += [["eval", "--corpus", "c.jsonl", "--queries", "q.jsonl"], ["migrate"]]
+    for command in commands:
+        assert parser.parse_args(["--config", "prod.yaml", *command]).config == Path("prod.yaml"), command
+        assert parser.parse_args([*command, "--config", "prod.yaml"]).config == Path("prod.yaml"), command
+        assert parser.parse_args(command).config is None, command
 
 
 def test_eval_reports_recall_by_language(cli_config):
