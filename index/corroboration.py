@@ -1,17 +1,21 @@
 """Also reported by: the other outlets of a passage's event, each with its sentence that
 states what the passage quotes.
 
-For a shown passage, every other article of its event (stories.py) from another outlet is
-read for the sentence closest to the quoted one (the default model's cosine between their
-sentence units, the best pair). An outlet is named only when that sentence says the same
-thing: its cosine reaches SAME_STATEMENT, a high bar since naming a wrong outlet is worse
-than naming none (bench/stories.py reports precision and coverage at it and on either side). The same bar
-tells when two passages of a reply quote one statement from two outlets: the second is
-then not shown as a passage of its own, but as the first one's corroboration.
+For a shown passage, the other articles of its event (stories.py) from other outlets are read
+for the sentence closest to the quoted one (the default model's cosine between their sentence
+units, the best pair): those published nearest to it, at most MAX_ARTICLES (PER_OUTLET of one
+outlet), so that an event of hundreds of reports is not read whole on every question. An outlet
+is named only when that sentence says the same thing: its cosine reaches SAME_STATEMENT, a high
+bar since naming a wrong outlet is worse than naming none (bench/stories.py reports precision
+and coverage at it and on either side). The same bar tells when two passages of a reply quote
+one statement from two outlets: the second is then not shown as a passage of its own, but as
+the first one's corroboration.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,6 +23,8 @@ import numpy as np
 from .split import LONG_SENTENCE_WORDS
 
 SAME_STATEMENT = 0.90
+MAX_ARTICLES = 24  # of an event read for one passage
+PER_OUTLET = 3  # of them from one outlet, so that a prolific one leaves room for the others
 
 
 @dataclass(frozen=True)
@@ -69,3 +75,23 @@ def closest(quoted: np.ndarray, text: str, units: list[Unit]) -> tuple[float, tu
 def same_statement(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two quotes (their units' vectors) say the same thing."""
     return bool(len(a) and len(b) and float((a @ b.T).max()) >= SAME_STATEMENT)
+
+
+def to_read(row: int, event_rows: list[int], days: np.ndarray, outlet: Callable[[int], str]) -> list[int]:
+    """The articles of the event of the passage's article `row` read for its corroboration:
+    those of other named outlets, published nearest to it first (the undated last), at most
+    PER_OUTLET of one outlet and MAX_ARTICLES in all. `days`: each row's day (< 0: undated)."""
+    mine, dated = outlet(row), days[row] >= 0
+
+    def distance(r: int) -> tuple:
+        return (days[r] < 0 or not dated, abs(int(days[r]) - int(days[row])), r)
+
+    taken, per_outlet = [], Counter()
+    for r in sorted(event_rows, key=distance):
+        if len(taken) == MAX_ARTICLES:
+            break
+        name = outlet(r)
+        if r != row and name and name != mine and per_outlet[name] < PER_OUTLET:
+            per_outlet[name] += 1
+            taken.append(r)
+    return taken

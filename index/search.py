@@ -484,19 +484,21 @@ class Searcher:
     def reports(self, query: Query, shown: list[Hit], index: Index) -> list[tuple[Report, ...]]:
         """For each shown passage: the other outlets of its event whose article states what it
         quotes (corroboration.py), one report per outlet, the closest first."""
+        outlet_of_row = functools.partial(self.outlet, index)
         others = {
-            id(h): [r for r in index.event_rows.get(index.event_of.get(h.doc, ""), []) if r != h.doc] for h in shown
+            id(h): corroboration.to_read(
+                h.doc, index.event_rows.get(index.event_of.get(h.doc, ""), []), index.doc_days, outlet_of_row
+            )
+            for h in shown
         }
         if not any(others.values()):
             return [() for _ in shown]
         units = index.article_units(list({r for h in shown for r in [h.doc, *others[id(h)]]}))
         found = []
         for hit in shown:
-            quoted, mine, best = self._quoted(query, hit, index, units), self.outlet(index, hit.doc), {}
+            quoted, best = self._quoted(query, hit, index, units), {}
             for row in others[id(hit)]:
                 outlet = self.outlet(index, row)
-                if not outlet or outlet == mine:
-                    continue
                 text = index.documents[row].text
                 cosine, (start, end) = corroboration.closest(quoted, text, units[row])
                 if cosine >= corroboration.SAME_STATEMENT and cosine > best.get(outlet, (-1.0,))[0]:

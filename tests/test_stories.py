@@ -4,9 +4,10 @@ what it quotes."""
 
 import json
 
+import numpy as np
 import pytest
 
-from index import stories
+from index import corroboration, stories
 from index.articles import open_articles
 from index.build import build_from_config
 from index.cli import main
@@ -168,3 +169,22 @@ def test_an_outlet_is_a_site_whatever_its_feeds_call_themselves():
 def test_an_outlet_name_is_capped_however_long_its_source_makes_it():
     hostile = stories.outlet_of(Document("id", "title", None, None, "en", "text", "Breaking " * 600), {})
     assert len(hostile) <= stories.MAX_OUTLET_CHARS and hostile.startswith("Breaking Breaking")
+
+
+def test_corroboration_reads_the_nearest_articles_of_a_large_event_a_few_per_outlet():
+    # Row 0 is the passage's article (day 1000); 600 others over 300 days, from 40 outlets and its own.
+    days = np.array([1000] + [1000 + (r % 300) - 150 for r in range(1, 600)] + [-1])
+    outlet = {0: "Mine", **{r: "Mine" if r % 7 == 0 else f"Outlet {r % 40}" for r in range(1, 601)}}.get
+    read = corroboration.to_read(0, list(range(601)), days, outlet)
+    assert len(read) == corroboration.MAX_ARTICLES and len(set(read)) == len(read)
+    assert all(outlet(r) != "Mine" for r in read) and 600 not in read  # other outlets, dated first
+    per_outlet = {outlet(r): sum(outlet(x) == outlet(r) for x in read) for r in read}
+    assert max(per_outlet.values()) <= corroboration.PER_OUTLET
+    apart = sorted(abs(days[r] - 1000) for r in read)
+    assert apart[-1] <= 30  # the nearest in time: of 600 spread over 300 days
+
+
+def test_an_answer_reads_only_the_articles_corroboration_chooses(archive, models, monkeypatch):
+    monkeypatch.setattr(corroboration, "MAX_ARTICLES", 0)
+    answer = Searcher(archive, models).ask("How many villages did the Mosul Dam flood?", k=3)
+    assert answer.passages and not any(p.also_reported_by for p in answer.passages)
