@@ -63,6 +63,11 @@ _ADDED_COLUMNS = {
 }
 
 
+# The longest a failed page waits for its next try: the wait doubles after each failure, and
+# unbounded it would soon reach past the year 9999, where next_try no longer sorts as text.
+MAX_RETRY_WAIT = 24 * 60 * 60
+
+
 def now(after_seconds: float = 0.0) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + after_seconds))
 
@@ -391,7 +396,8 @@ class ArticleStore:
         """Count one more failure of `url`; returns how many in a row."""
         row = self._db.execute("SELECT attempts FROM failures WHERE url = ?", (url,)).fetchone()
         attempts = row[0] + 1 if row else 1
-        wait = retry_minutes * 60 * 2 ** (attempts - 1)
+        doublings = min(attempts - 1, 16)  # far past the cap from a minute on; no float overflow
+        wait = min(retry_minutes * 60 * 2**doublings, MAX_RETRY_WAIT)
         with self._db.transaction():
             self._db.execute(
                 "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "

@@ -105,7 +105,10 @@ class SearchConfig:
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)
-    matcher: str = field(default="off", metadata=_check(bool, "must be off, default, or a CrossEncoder name or path"))
+    matcher: str = field(
+        default="off",
+        metadata={**_check(bool, "must be off, default, or a CrossEncoder name or path"), "false_reads": "off"},
+    )
     matcher_min_score: float = field(default=-0.64, metadata=_check(lambda v: -50 <= v <= 50, "must be -50..50"))
     matcher_retrieval_weight: float = field(default=50.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
 
@@ -158,7 +161,8 @@ class SourcesConfig:
     allow_private_addresses: bool = False
     outlets: Names = ARCHIVE_OUTLETS
     max_attempts: int = field(default=5, metadata=_check(lambda v: 1 <= v <= 100, "must be 1..100"))
-    retry_minutes: float = field(default=30.0, metadata=_check(lambda v: v >= 0, "must be 0 or more"))
+    retry_minutes: float = field(default=30.0, metadata=_check(lambda v: 0 <= v <= 1440, "must be 0..1440 (a day)"))
+    max_items_per_poll: int = field(default=200, metadata=_check(lambda v: 1 <= v <= 100_000, "must be 1..100000"))
 
 
 @dataclass(frozen=True)
@@ -243,8 +247,10 @@ def _build(cls, raw, prefix: str):
         if dataclasses.is_dataclass(tp):
             values[name] = _build(tp, value, key + ".")
             continue
-        value = _coerce(key, tp, value)
         meta = fields[name].metadata
+        if value is False and "false_reads" in meta:
+            value = meta["false_reads"]  # YAML reads an unquoted off as false
+        value = _coerce(key, tp, value)
         if meta and not meta["check"](value):
             got = "" if meta.get("secret") else f", got {value!r}"  # it may hold a password
             raise ConfigError(f"{key}: {meta['message']}{got}")

@@ -29,12 +29,29 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults():
         ("search: 3\n", "search"),
         ("store:\n  postgres_url: postgresql://sanad@db/sanad?sslmode=require&password=x\n", "store.postgres_url"),
         ("sources:\n  allow_private_addresses: yes please\n", "sources.allow_private_addresses"),
+        ("sources:\n  retry_minutes: 10000000\n", "sources.retry_minutes"),  # past a day: no doubling fits
+        ("sources:\n  retry_minutes: -1\n", "sources.retry_minutes"),
+        ("sources:\n  max_attempts: 0\n", "sources.max_attempts"),
+        ("sources:\n  max_items_per_poll: 0\n", "sources.max_items_per_poll"),
+        ("sources:\n  max_items_per_poll: 1000001\n", "sources.max_items_per_poll"),
+        ("search:\n  matcher: on\n", "search.matcher"),  # true: which matcher is meant?
         ("colour: blue\n", "colour"),
     ],
 )
 def test_bad_keys_and_values_are_errors_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, text))
+
+
+def test_an_unquoted_off_turns_the_matcher_off(tmp_path):
+    # YAML reads a bare off (or no, false) as false, not as the string "off"
+    for text in ("search:\n  matcher: off\n", "search:\n  matcher: false\n", "search:\n  matcher: 'off'\n"):
+        assert load_config(write(tmp_path, text)).search.matcher == "off"
+
+
+def test_feeds_are_taken_in_200_pages_a_poll_unless_the_config_says_otherwise(tmp_path):
+    assert load_config(ROOT / "config.yaml").sources.max_items_per_poll == 200
+    assert load_config(write(tmp_path, "sources:\n  max_items_per_poll: 50\n")).sources.max_items_per_poll == 50
 
 
 def test_a_password_in_the_database_url_is_refused_without_being_repeated(tmp_path):

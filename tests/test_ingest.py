@@ -1,11 +1,13 @@
 """Ingestion against a real local web server: feeds and pages in, duplicates and changes told
 apart, and every fault a news site can produce reported in one line without stopping the rest."""
 
+import time
+
 import pytest
 
 from index.articles import ArticleStore
 from index.ingest.http import Fetcher
-from index.ingest.pipeline import Ingestor
+from index.ingest.pipeline import Ingestor, RetryPolicy
 from index.ingest.urls import canonical_url
 from tests.fake_web import FakeWeb, Page
 
@@ -25,6 +27,37 @@ def ingest(tmp_path):
     with Fetcher(timeout=1.0, max_bytes=1 << 20, retries=2, backoff=0.05, allow_private=True) as fetcher:
         yield Ingestor(store, fetcher)
     store.close()
+
+
+class Clock:
+    """The article store's time.time, moved on by hand: a day of polls in no time."""
+
+    strftime, gmtime = staticmethod(time.strftime), staticmethod(time.gmtime)
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def wait(self, minutes: float) -> None:
+        self.now += minutes * 60
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("index.articles.time", clock)
+    return clock
+
+
+def rss(items: list[tuple[str, str | None]]) -> Page:
+    """A feed of (link, RFC 822 date or None) items."""
+    entries = "".join(
+        f"<item><title>{link}</title><link>{link}</link>" + (f"<pubDate>{date}</pubDate>" if date else "") + "</item>"
+        for link, date in items
+    )
+    return Page(f'<rss version="2.0"><channel><title>Busy</title>{entries}</channel></rss>'.encode(), etag=True)
 
 
 def feeds(web):
@@ -170,7 +203,7 @@ def test_a_malformed_or_hostile_feed_is_refused_and_other_feeds_still_polled(web
     assert where == web.url("/bad.xml") and reason in why
 
 
-def test_a_feed_of_a_thousand_items_is_taken_in_whole(web, ingest):
+def test_a_feed_of_a_thousand_items_is_taken_in_over_five_polls_each_page_once(web, ingest):
     items = "".join(
         f"<item><title>Item {n}</title><link>{web.base}/many/{n}.html</link>"
         f"<pubDate>Fri, 20 Nov 2026 10:00:00 GMT</pubDate></item>"
@@ -181,10 +214,60 @@ def test_a_feed_of_a_thousand_items_is_taken_in_whole(web, ingest):
         web.routes[f"/many/{n}.html"] = article_page(
             f"Council item {n}", f"<p>Item {n} of the council agenda. {PADDING}</p>"
         )
-    summary = ingest.update([web.url("/many.xml")])
-    assert (summary.new, summary.failed) == (1000, [])
+    polls = [ingest.update([web.url("/many.xml")]) for _ in range(5)]
+    assert [(poll.new, poll.failed) for poll in polls] == [(200, [])] * 5  # sources.max_items_per_poll each
     assert ingest.update([web.url("/many.xml")]).unchanged == 1000  # no ETag: listed again, none fetched
     assert max(n for path, n in web.hits.items() if path.startswith("/many/")) == 1
+
+
+def test_a_capped_poll_takes_the_newest_items_and_the_next_polls_the_rest(web, ingest):
+    ingest.max_items_per_poll = 4
+    days = [f"{day:02d}" for day in range(1, 11)]
+    for day in days:
+        web.routes[f"/day/{day}.html"] = article_page(
+            f"Council day {day}", f"<p>Day {day} of the council. {PADDING}</p>"
+        )
+    dated = [(web.url(f"/day/{day}.html"), f"{day} Nov 2026 10:00:00 GMT") for day in days]
+    web.routes["/busy.xml"] = rss(dated[5:] + dated[:5])  # not in date order, with an ETag
+    feed = [web.url("/busy.xml")]
+    assert ingest.update(feed).new == 4 and all(ingest.store.get(url) for url, _ in dated[6:])  # days 7 to 10
+    assert [ingest.update(feed).new for _ in range(2)] == [4, 2]  # not hidden behind a 304
+    last = ingest.update(feed)
+    assert (last.new, last.unchanged, web.hits["/busy.xml"]) == (0, 0, 4)  # taken whole: now answered 304
+    assert len(ingest.store.articles()) == 10 and max(web.hits[f"/day/{day}.html"] for day in days) == 1
+
+
+def test_an_item_that_keeps_failing_in_a_busy_feed_is_given_up_and_never_stops_a_poll(web, ingest, clock):
+    # Polled every 15 minutes for 15 hours, a feed that gains an article at each poll keeps
+    # listing one page that answers 404; another feed comes after it.
+    ingest.retry = RetryPolicy(retry_minutes=30, max_attempts=5)
+    gone = (web.url("/gone.html"), None)
+    for n in range(60):
+        web.routes[f"/fresh/{n}.html"] = article_page(f"Council news {n}", f"<p>News {n} of the council. {PADDING}</p>")
+    web.routes["/busy.xml"] = lambda n: rss([gone] + [(web.url(f"/fresh/{k}.html"), None) for k in range(n)])
+    polls = []
+    for _ in range(60):
+        polls.append(ingest.update([web.url("/busy.xml"), web.url("/feed-en.xml")]))
+        clock.wait(15)
+    assert web.hits["/gone.html"] == 5  # at 0, 30, 90, 210 and 450 minutes: the wait doubles
+    assert "given up after 5 tries" in polls[30].line() and all(poll.failed == [] for poll in polls[31:])
+    assert sum(poll.new for poll in polls) == 61  # the 60 fresh articles, and the other feed's
+    assert ingest.store.get(web.url("/fresh/59.html")) and ingest.store.get(web.url("/news/solar-plant.html"))
+    [failure] = ingest.store.failures()
+    assert failure.attempts == 5
+
+
+@pytest.mark.parametrize("retry_minutes", [30, 10**7])
+def test_a_failed_page_waits_a_day_at_most_however_often_it_failed(tmp_path, clock, retry_minutes):
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        for _ in range(60):
+            store.record_failure("https://news.example/gone", "link", "HTTP 404", retry_minutes)
+        [failure] = store.failures()
+        a_day_on = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now + 24 * 60 * 60))
+        assert failure.attempts == 60 and failure.next_try == a_day_on
+        assert store.due_failures(100) == []  # not due before then, read as text
+        clock.wait(24 * 60)
+        assert store.due_failures(100) == [failure]
 
 
 def test_a_page_in_windows_1256_is_read_whether_or_not_it_says_so(web, ingest):

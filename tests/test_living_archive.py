@@ -148,14 +148,15 @@ def test_articles_stored_while_another_build_ran_are_indexed_at_the_next_update(
 
 
 def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models, store_config):
-    stalled = Page(web.file("mosul-library.html"), stall=30)
-    web.routes["/news/mosul-library.html"] = lambda n: stalled if n == 1 else Page(web.file("mosul-library.html"))
+    # A feed's newest item is fetched first: the Mosul page, then the Basra one, which stalls.
+    stalled = Page(web.file("basra-port.html"), stall=30)
+    web.routes["/news/basra-port.html"] = lambda n: stalled if n == 1 else Page(web.file("basra-port.html"))
     feeds = [web.url("/feed-ar.xml"), web.url("/feed-en.xml")]
     config_path = write_config(tmp_path, store=store_config, sources={"feeds": feeds})
     command = [sys.executable, "-m", "index", "update", "--config", str(config_path)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(300):  # until it waits on the second page of the Arabic feed
-        if web.hits["/news/mosul-library.html"]:
+        if web.hits["/news/basra-port.html"]:
             break
         time.sleep(0.1)
     else:
@@ -165,7 +166,7 @@ def test_an_update_killed_half_way_loses_nothing_it_stored(tmp_path, web, models
     process.wait()
     config = load_config(config_path)
     with open_articles(config) as store:
-        assert [a.url for a in store.articles()] == [web.url("/news/basra-port.html")]  # committed before the kill
+        assert [a.url for a in store.articles()] == [web.url("/news/mosul-library.html")]  # committed before the kill
     summary, result = update_archive(config, models)
     assert (summary.new, summary.unchanged, summary.failed) == (2, 1, [])  # the stored page is not fetched again
-    assert web.hits["/news/basra-port.html"] == 1 and result.documents == 3
+    assert web.hits["/news/mosul-library.html"] == 1 and result.documents == 3

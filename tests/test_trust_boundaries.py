@@ -54,6 +54,7 @@ def time_passes(store: ArticleStore) -> None:
         ("172.16.0.9", "private"),
         ("192.168.1.1", "private"),
         ("fd00::1", "private"),
+        ("fec0::1", "site-local"),  # deprecated, yet Python counts it as global
         ("0.0.0.0", "unspecified"),
         ("::", "unspecified"),
         ("224.0.0.251", "multicast"),

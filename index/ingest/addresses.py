@@ -49,6 +49,7 @@ def rule_against(ip: Address) -> str | None:
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
         ("private", ip.is_private),
+        ("site-local", getattr(ip, "is_site_local", False)),  # IPv6's deprecated fec0::/10, not global
     ):
         if applies:
             return rule

@@ -21,7 +21,7 @@ from ..config import Config
 from ..documents import SUFFIXES, load_file
 from ..embed import Models
 from .extract import NotAnArticle, extract_article
-from .feeds import FeedError, parse_feed
+from .feeds import FeedError, FeedItem, parse_feed
 from .http import Fetcher, FetchError
 from .urls import canonical_url, is_web_url, redact_url
 
@@ -99,7 +99,8 @@ class RetryPolicy:
 
 class Ingestor:
     """`seeds_dir`: a file added from inside it is stored as the seed it is (the same id and
-    source a build gives it), not as a second article."""
+    source a build gives it), not as a second article. `max_items_per_poll`: pages fetched from
+    one feed at one poll (see sources.max_items_per_poll)."""
 
     def __init__(
         self,
@@ -108,9 +109,11 @@ class Ingestor:
         progress: Callable[[Iterable], Iterable] = iter,
         retry: RetryPolicy = RetryPolicy(),
         seeds_dir: Path | None = None,
+        max_items_per_poll: int = 200,
     ):
         self.store, self.fetcher, self.progress, self.retry = store, fetcher, progress, retry
         self.seeds_dir = seeds_dir.resolve() if seeds_dir else None
+        self.max_items_per_poll = max_items_per_poll
 
     def page(
         self,
@@ -211,9 +214,12 @@ class Ingestor:
         `recheck` fetch every stored page again."""
         feeds = list(feeds)
         summary, seen, polled = Summary(), set(), {redact_url(feed) for feed in feeds}
+        due = self.store.due_failures(self.retry.max_attempts)
+        # A failed page still listed by its feed waits out its backoff (or stays given up) too.
+        waiting = {failure.url for failure in self.store.failures()} - {failure.url for failure in due}
         for feed in feeds:
-            self._feed(feed, recheck, summary, seen)
-        for failure in self.store.due_failures(self.retry.max_attempts):
+            self._feed(feed, recheck, summary, seen, waiting)
+        for failure in due:
             if failure.url not in seen and failure.source in polled:
                 seen.add(failure.url)
                 self.page(failure.url, failure.source, summary, retries=0)
@@ -232,9 +238,9 @@ class Ingestor:
                     )
         return summary
 
-    def _feed(self, feed: str, recheck: bool, summary: Summary, seen: set[str]) -> None:
-        """One feed; it is named (and stored as its items' source) without its user name and
-        password, should its URL carry them."""
+    def _feed(self, feed: str, recheck: bool, summary: Summary, seen: set[str], waiting: set[str]) -> None:
+        """One feed, at most `max_items_per_poll` of its pages, the newest first; it is named (and
+        stored as its items' source) without its user name and password, should its URL carry them."""
         name = redact_url(feed)
         etag, modified = self.store.feed_state(name)
         try:
@@ -245,21 +251,39 @@ class Ingestor:
         except (FetchError, FeedError) as exc:
             summary.fail(name, str(exc))
             return
-        for item in self.progress(items):
+        wanted = self._wanted(items, recheck, summary, seen, waiting)
+        taken = sorted(wanted, key=lambda pair: pair[1].published or "", reverse=True)[: self.max_items_per_poll]
+        for url, item in self.progress(taken):
+            seen.add(url)
+            self.page(url, name, summary, item.title, item.published, item.updated, outlet=item.outlet)
+        # Saved once every item was taken in (or recorded as failed): a kill half way polls again.
+        # A capped poll forgets them, so that the next poll is not a 304 that hides the rest.
+        whole = len(taken) == len(wanted)
+        headers = response.headers
+        self.store.set_feed_state(
+            name, headers.get("etag") if whole else None, headers.get("last-modified") if whole else None
+        )
+
+    def _wanted(
+        self, items: list[FeedItem], recheck: bool, summary: Summary, seen: set[str], waiting: set[str]
+    ) -> list[tuple[str, FeedItem]]:
+        """The feed's pages to fetch, by canonical URL: new, or changed since stored (every one
+        with `recheck`), each once, none that is waiting to be tried again."""
+        wanted: dict[str, FeedItem] = {}
+        for item in items:
             if not is_web_url(item.url):  # a feed may link anywhere: javascript:, file:, relative paths
                 summary.fail(redact_url(item.url), "not an http(s) link")
                 continue
             url = canonical_url(item.url)
-            if url in seen:
+            if url in seen or url in waiting or url in wanted:
                 continue
-            seen.add(url)
             known = self.store.get(url)
             if known is not None and not recheck and (item.updated is None or item.updated == known.entry_date):
+                seen.add(url)
                 summary.unchanged += 1
                 continue
-            self.page(url, name, summary, item.title, item.published, item.updated, outlet=item.outlet)
-        # Saved once every item was taken in (or recorded as failed): a kill half way polls again.
-        self.store.set_feed_state(name, response.headers.get("etag"), response.headers.get("last-modified"))
+            wanted[url] = item
+        return list(wanted.items())
 
 
 def fetcher_for(config: Config) -> Fetcher:
@@ -268,8 +292,9 @@ def fetcher_for(config: Config) -> Fetcher:
 
 
 def ingestor_for(config: Config, store: ArticleStore, fetcher: Fetcher, progress) -> Ingestor:
-    retry = RetryPolicy(config.sources.retry_minutes, config.sources.max_attempts)
-    return Ingestor(store, fetcher, progress, retry, config.seeds_dir)
+    s = config.sources
+    retry = RetryPolicy(s.retry_minutes, s.max_attempts)
+    return Ingestor(store, fetcher, progress, retry, config.seeds_dir, s.max_items_per_poll)
 
 
 def _bar(progress: bool, what: str) -> Callable[[Iterable], Iterable]:
