@@ -135,6 +135,8 @@ class BotConfig:
     log_questions: bool = False
 
 
+    max_follows: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
+    follow_catch_up_days: float = field(default=3.0, metadata=_check(lambda v: v > 0, "must be positive"))
 Names = tuple[tuple[str, str], ...]  # a mapping in the file, kept as sorted pairs (the config is hashable)
 
 # The outlets of the Arabic news archive the benchmarks use (and of their feeds).

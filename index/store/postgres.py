@@ -169,6 +169,39 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE articles ADD COLUMN outlet text, ADD COLUMN event text, ADD COLUMN story text;
         """,
     ),
+    (
+        5,
+        """
+        -- Chats following a story or a standing question, and the pushes new articles owe them
+        -- (index/follows.py): claimed by one worker before sending, marked sent after.
+        CREATE TABLE follows (
+            id text PRIMARY KEY,
+            chat bigint NOT NULL,
+            kind text NOT NULL,
+            question text NOT NULL,
+            label text NOT NULL,
+            lang text NOT NULL,
+            doc text,
+            story text,
+            created text NOT NULL
+        );
+        CREATE INDEX follows_chat ON follows (chat);
+        CREATE TABLE follow_seen (article text PRIMARY KEY);
+        CREATE TABLE pushes (
+            follow text NOT NULL,
+            article text NOT NULL,
+            chat bigint NOT NULL,
+            event text,
+            passage text NOT NULL,
+            due text NOT NULL,
+            state text NOT NULL,
+            claim text,
+            claimed double precision,
+            PRIMARY KEY (follow, article)
+        );
+        CREATE INDEX pushes_state ON pushes (state, chat);
+        """,
+    ),
 ]
 
 
