@@ -20,16 +20,18 @@ from telegram.ext import (
 )
 
 from index.config import BotConfig, Config
+from index.follows import open_follows
 from index.search import Searcher
 
 from . import handlers
 from .access import Access, RateLimiter
 from .keyboards import open_question_store
 from .polling import schedule_polling
+from .pushes import Pusher
 from .service import SearchService
 from .texts import text
 
-COMMANDS = ("ask", "latest", "help", "sources", "start")
+COMMANDS = ("ask", "latest", "follow", "following", "unfollow", "help", "sources", "start")
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 
 
@@ -54,18 +56,22 @@ async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     s: handlers.BotState = app.bot_data["sanad"]
     app.bot_data["watcher"] = asyncio.create_task(s.service.watch(s.config.bot.reload_check_seconds))
+    pusher = Pusher(app.bot, s.config, s.service, s.follows, s.questions)
+    app.bot_data["pusher"] = asyncio.create_task(pusher.run())
 
 
 async def post_stop(app: Application) -> None:
-    app.bot_data["sanad"].questions.close()
     updater = app.bot_data.pop("updater", None)
     if updater:
         updater.close()
-    watcher = app.bot_data.pop("watcher", None)
-    if watcher:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+    for name in ("watcher", "pusher"):
+        task = app.bot_data.pop(name, None)
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    app.bot_data["sanad"].questions.close()
+    app.bot_data["sanad"].follows.close()
 
 
 def build_application(config: Config, token: str, searcher: Searcher) -> Application:
@@ -86,6 +92,7 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
         Access(b),
         RateLimiter(b.rate_limit_per_minute),
         open_question_store(config),
+        open_follows(config),
     )
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(CommandHandler("start", handlers.start))
@@ -93,6 +100,9 @@ def build_application(config: Config, token: str, searcher: Searcher) -> Applica
     app.add_handler(CommandHandler("sources", handlers.sources))
     app.add_handler(CommandHandler("latest", handlers.latest_command))
     app.add_handler(CommandHandler("ask", handlers.ask_command))
+    app.add_handler(CommandHandler("follow", handlers.follow_command))
+    app.add_handler(CommandHandler("following", handlers.following_command))
+    app.add_handler(CommandHandler("unfollow", handlers.unfollow_command))
     app.add_handler(CommandHandler("reload", handlers.reload_command))
     app.add_handler(CommandHandler("stats", handlers.stats_command))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_text))

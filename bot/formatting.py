@@ -297,3 +297,43 @@ def _fit_lines(
     room = limit - len(sep) - utf16_len(rest(n=count))
     kept = kept[: max(1, bisect.bisect_right(ends, room))]
     return [*kept, rest(n=count - len(kept))]
+
+
+def following_message(follows: Sequence, ui_lang: str) -> str:
+    """/following: what a chat follows, numbered (the numbers /unfollow and the buttons take)."""
+    if not follows:
+        return text("following_none", ui_lang)
+    lines = [text("following_header", ui_lang, n=len(follows))]
+    for n, f in enumerate(follows, 1):
+        kind = text(f"following_{f.kind}", ui_lang)
+        lines.append(f"{n}. {kind}: {esc(isolate(shorten(f.label, MAX_TITLE_CHARS), ui_lang))}")
+    return "\n".join(_fit_lines(lines))
+
+
+def push_messages(groups: Sequence[tuple], ui_lang: str) -> list[tuple[str, list[int]]]:
+    """What a follower is sent for one poll: for each follow, a line naming it, then its new
+    passages (one an event of a story, one an article for a question), quoted and cited as in
+    any answer, numbered across the whole. `groups` holds (follow, [Passage]); returns the
+    messages, each with the numbers of the passages it holds, split only between passages."""
+    messages: list[tuple[str, list[int]]] = []
+    current, numbers, n = "", [], 0
+    for follow, passages in groups:
+        header = text(
+            f"push_{follow.kind}", ui_lang, label=esc(isolate(shorten(follow.label, MAX_TITLE_CHARS), ui_lang))
+        )
+        blocks = []
+        for p in passages:
+            n += 1
+            blocks.append((passage_block(p, n, ui_lang, MAX_UTF16 - utf16_len(header) - 2), n))
+        for i, (block, number) in enumerate(blocks):
+            piece = f"{header}\n\n{block}" if i == 0 else block
+            joined = f"{current}\n\n{piece}" if current else piece
+            if utf16_len(joined) > MAX_UTF16 and current:
+                messages.append((current, numbers))
+                current, numbers = f"{header}\n\n{block}", []
+            else:
+                current = joined
+            numbers.append(number)
+    if current:
+        messages.append((current, numbers))
+    return messages

@@ -19,11 +19,12 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from index.config import Config
+from index.follows import Follow, FollowStore
 from index.normalize import question_language
 from index.store import IndexUnavailable
 
@@ -31,6 +32,7 @@ from .access import Access, RateLimiter
 from .delivery import with_retries
 from .formatting import (
     answer_messages,
+    following_message,
     inline_message,
     latest_message,
     paragraph_message,
@@ -39,7 +41,7 @@ from .formatting import (
     sources_message,
     timeline_message,
 )
-from .keyboards import QuestionStore, answer_keyboard, decode
+from .keyboards import QuestionStore, answer_keyboard, decode, following_keyboard
 from .service import SearchService
 from .small_talk import small_talk
 from .texts import text
@@ -61,6 +63,7 @@ class BotState:
     access: Access
     limiter: RateLimiter
     questions: QuestionStore
+    follows: FollowStore
 
 
 def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -249,6 +252,9 @@ def _timelines(s: BotState, answer) -> frozenset[int]:
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s, query = state(context), update.callback_query
     parsed = decode(query.data)
+    if parsed and parsed[0] == "unf":
+        await _unfollow_button(update, context, parsed[1])
+        return
     asked = await asyncio.to_thread(s.questions.get, parsed[1]) if parsed else None
     if asked is None:
         await query.answer(text("stale_button", user_lang(update.effective_user)), show_alert=True)
@@ -273,6 +279,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reports = s.service.reports(stored) if stored else None
         await _show_or_alert(query, lang, stored is not None, reports, reports_message)
         return
+    if action == "follow":
+        await _follow_story(update, context, asked, value)
+        return
     if action == "time":
         quoted = asked.passages.get(value)
         events = await asyncio.to_thread(s.service.timeline, quoted.doc_id) if quoted else None
@@ -292,6 +301,122 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     asked.record(answer)
     await asyncio.to_thread(s.questions.save, key, asked)
     await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang, _timelines(s, answer)))
+
+
+MAX_FOLLOW_CHARS = 300  # of a standing question: what /following shows and the search reads
+
+
+async def _may_follow(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> bool:
+    """Anyone follows for their private chat; in a group, only its administrators, for the group."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat.type == ChatType.PRIVATE:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+        if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+            return True
+    except TelegramError as exc:
+        log.warning("could not tell whether a user administers chat %s: %s", chat.id, exc)
+    if update.callback_query:
+        await update.callback_query.answer(text("follow_admins_only", lang), show_alert=True)
+    else:
+        await _send(update.effective_message, [text("follow_admins_only", lang)])
+    return False
+
+
+async def _added(update: Update, s: BotState, follow: Follow, lang: str) -> None:
+    """Store a follow and say what came of it."""
+    outcome, follow = await asyncio.to_thread(s.follows.add, follow, s.config.bot.max_follows)
+    label = esc_label(follow.label)
+    if outcome == "full":
+        said = text("follow_full", lang, n=s.config.bot.max_follows)
+    elif outcome == "exists":
+        said = text("follow_exists", lang, label=label)
+    else:
+        said = text(f"followed_{follow.kind}", lang, label=label)
+    if update.callback_query:
+        await update.callback_query.answer()
+    await _send(update.effective_message, [said])
+
+
+def esc_label(label: str) -> str:
+    return html.escape(shorten(label, 120), quote=False)
+
+
+async def follow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/follow words or a question: a standing question; every new article that answers it is pushed."""
+    words = " ".join(_after_command(update.effective_message).split())[:MAX_FOLLOW_CHARS]
+    s, lang = state(context), user_lang(update.effective_user, words)
+    if not words:
+        await _send(update.effective_message, [text("follow_usage", lang)])
+        return
+    if await _rate_limited(update, s, lang) or not await _may_follow(update, context, lang):
+        return
+    await _added(update, s, Follow("", update.effective_chat.id, "question", words, words, lang), lang)
+
+
+async def _follow_story(update: Update, context: ContextTypes.DEFAULT_TYPE, asked, rank: int) -> None:
+    """The Follow button under a passage: the story of its article."""
+    s, lang, query = state(context), asked.lang, update.callback_query
+    quoted = asked.passages.get(rank)
+    index = s.service.searcher.index
+    row = index.doc_row.get(quoted.doc_id) if quoted else None
+    if row is None:
+        await query.answer(text("changed_button" if quoted else "stale_button", lang), show_alert=True)
+        return
+    if not await _may_follow(update, context, lang):
+        return
+    doc = index.documents[row]
+    follow = Follow(
+        "", update.effective_chat.id, "story", asked.question, doc.title, lang, doc.id, index.story_of.get(row)
+    )
+    await _added(update, s, follow, lang)
+
+
+async def following_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/following: what this chat follows, an Unfollow button under each."""
+    s, lang = state(context), user_lang(update.effective_user)
+    follows = await asyncio.to_thread(s.follows.of_chat, update.effective_chat.id)
+    await _send(
+        update.effective_message, [following_message(follows, lang)], following_keyboard([f.id for f in follows], lang)
+    )
+
+
+async def unfollow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unfollow N (its number in /following) or /unfollow all; alone, the list to choose from."""
+    s, lang = state(context), user_lang(update.effective_user)
+    which = _after_command(update.effective_message).strip().lower()
+    if not which:
+        await following_command(update, context)
+        return
+    if not await _may_follow(update, context, lang):
+        return
+    chat = update.effective_chat.id
+    if which in ("all", "الكل", "كل"):
+        removed = await asyncio.to_thread(s.follows.forget_chat, chat)
+        await _send(update.effective_message, [text("unfollowed_all", lang, n=removed)])
+        return
+    follows = await asyncio.to_thread(s.follows.of_chat, chat)
+    number = int(which) if which.isascii() and which.isdigit() else 0
+    if not 1 <= number <= len(follows):
+        await _send(update.effective_message, [text("unfollow_usage", lang)])
+        return
+    await asyncio.to_thread(s.follows.remove, follows[number - 1].id)
+    await _send(update.effective_message, [text("unfollowed", lang, label=esc_label(follows[number - 1].label))])
+
+
+async def _unfollow_button(update: Update, context: ContextTypes.DEFAULT_TYPE, follow_id: str) -> None:
+    s, query = state(context), update.callback_query
+    lang = user_lang(update.effective_user)
+    follow = await asyncio.to_thread(s.follows.get, follow_id)
+    if follow is None or follow.chat != update.effective_chat.id:  # gone already, or another chat's
+        await query.answer(text("stale_button", lang), show_alert=True)
+        return
+    if not await _may_follow(update, context, lang):
+        return
+    await asyncio.to_thread(s.follows.remove, follow.id)
+    await query.answer()
+    await _send(query.message, [text("unfollowed", lang, label=esc_label(follow.label))])
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

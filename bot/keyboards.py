@@ -25,7 +25,8 @@ from index.store.database import PostgresDatabase, SQLiteDatabase, open_database
 from .texts import text
 
 MAX_CALLBACK_BYTES = 64
-_DATA = re.compile(r"(more|para|also|time):([A-Za-z0-9_-]{1,16}):([0-9]{1,4})")
+# follow: the story of a passage; unf: a follow, by its id (index/follows.py), with value 0
+_DATA = re.compile(r"(more|para|also|time|follow|unf):([A-Za-z0-9_-]{1,16}):([0-9]{1,4})")
 
 
 def quote_digest(quoted: str) -> bytes:
@@ -175,7 +176,7 @@ def answer_keyboard(
 ) -> InlineKeyboardMarkup | None:
     """Under a reply: the full paragraph of each passage; the other outlets' sentences of those
     others reported; the timeline of those whose story has several events (ranks in
-    `timelines`); and more results."""
+    `timelines`); following the story of each; and more results."""
     rows = [
         [
             InlineKeyboardButton(text("full_button", lang, n=p.rank), callback_data=encode("para", key, p.rank))
@@ -192,8 +193,33 @@ def answer_keyboard(
         for p in answer.passages
         if p.rank in timelines
     ]
-    rows += [row for row in (also, timeline) if row]
+    stories = {}  # one Follow button a story: its first passage's
+    for p in answer.passages:
+        if p.story:
+            stories.setdefault(p.story, p.rank)
+    follow = [
+        InlineKeyboardButton(text("follow_button", lang, n=rank), callback_data=encode("follow", key, rank))
+        for rank in stories.values()
+    ]
+    rows += [row for row in (also, timeline, follow) if row]
     if answer.more:
         last = answer.passages[-1].rank
         rows.append([InlineKeyboardButton(text("more_button", lang), callback_data=encode("more", key, last))])
     return InlineKeyboardMarkup(rows) if answer.passages else None
+
+
+def following_keyboard(follow_ids: list[str], lang: str) -> InlineKeyboardMarkup | None:
+    """Under /following: an Unfollow button for each, numbered as the list is."""
+    buttons = [
+        InlineKeyboardButton(text("unfollow_button", lang, n=n), callback_data=encode("unf", follow_id, 0))
+        for n, follow_id in enumerate(follow_ids, 1)
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)]) if buttons else None
+
+
+def timeline_keyboard(key: str, ranks: list[int], lang: str) -> InlineKeyboardMarkup | None:
+    """Under a push: the Timeline of each of its passages' stories (ranks as numbered)."""
+    buttons = [
+        InlineKeyboardButton(text("timeline_button", lang, n=n), callback_data=encode("time", key, n)) for n in ranks
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)]) if buttons else None

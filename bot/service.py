@@ -48,6 +48,7 @@ class SearchService:
         self.served = 0
         self._refused_build = None  # a damaged build already reported, not retried every check
         self._store_problem = None  # the last reason the store could not be asked, logged once
+        self.on_switch: list = []  # called (on the event loop) after a newer build is served
 
     async def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         async with self._slots:
@@ -102,7 +103,11 @@ class SearchService:
     async def reload(self) -> bool:
         """Switch to a newer current build if there is one. Raises IndexUnavailable (and keeps
         serving the old index) when the new build cannot be opened."""
-        return await asyncio.to_thread(self.searcher.reload)
+        switched = await asyncio.to_thread(self.searcher.reload)
+        if switched:
+            for listener in self.on_switch:
+                listener()
+        return switched
 
     async def watch(self, every_seconds: float) -> None:
         """Poll for new builds until cancelled. A build that cannot be opened is logged once and

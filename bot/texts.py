@@ -25,7 +25,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "أجيب باقتباسات حرفية من المقالات، ولا أكتب إجابات من عندي. الجملة الأقرب لسؤالك بخط عريض، "
         "وتحت كل مقطع مصدره ورقم فقرته.\n\n"
         "<b>الأوامر</b>\n/latest — أحدث المقالات (أو <code>/latest موضوع</code>)\n"
-        "/sources — المقالات التي أعرفها\n/ask — اطرح سؤالاً\n/help — هذه الرسالة\n\n"
+        "/sources — المقالات التي أعرفها\n/ask — اطرح سؤالاً\n"
+        "/follow — تابِع قصة أو سؤالاً (أو «تابِع» تحت مقطع)، /following و/unfollow لما تتابعه\n"
+        "/help — هذه الرسالة\n\n"
         "<b>How to ask</b>: type your question in Arabic or English (in groups: <code>/ask</code>, "
         "a mention, or a reply to me).",
         "en": "<b>How to ask</b>\n"
@@ -37,7 +39,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "The sentence closest to your question is in bold, and each passage ends with its source and "
         "paragraph number.\n\n"
         "<b>Commands</b>\n/latest — the newest articles (or <code>/latest topic</code>)\n"
-        "/sources — the articles I know\n/ask — ask a question\n/help — this message\n\n"
+        "/sources — the articles I know\n/ask — ask a question\n"
+        "/follow — follow a story or a question (or “Follow” under a passage); /following, /unfollow\n"
+        "/help — this message\n\n"
         "<b>طريقة السؤال</b>: اكتب سؤالك بالعربية أو الإنجليزية (في المجموعات: <code>/ask</code> أو "
         "اذكرني أو ردّ على رسالتي).",
     },
@@ -119,6 +123,50 @@ TEXTS: dict[str, dict[str, str]] = {
         "ar": "عذراً، حدث خطأ ما أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل.",
         "en": "Sorry, something went wrong while handling your message. Please try again shortly.",
     },
+    "follow_button": {"ar": "تابِع {n}", "en": "Follow {n}"},
+    "unfollow_button": {"ar": "إلغاء المتابعة {n}", "en": "Unfollow {n}"},
+    "follow_usage": {
+        "ar": "اكتب بعد الأمر كلمات أو سؤالاً لأخبرك بكل مقالة جديدة تجيب عنه، مثلاً: "
+        "<code>/follow سد الموصل</code>\nأو اضغط «تابِع» تحت مقطع لتتابع قصته.",
+        "en": "Put words or a question after the command and I will tell you of every new article that "
+        "answers it, e.g. <code>/follow Mosul Dam</code>\nOr press “Follow” under a passage to follow its story.",
+    },
+    "followed_story": {
+        "ar": "🔔 ستصلك كل مستجدات هذه القصة: «{label}». /following لما تتابعه.",
+        "en": "🔔 You will hear of every new development in this story: “{label}”. /following lists what you follow.",
+    },
+    "followed_question": {
+        "ar": "🔔 سأخبرك بكل مقالة جديدة تجيب عن: «{label}». /following لما تتابعه.",
+        "en": "🔔 I will tell you of every new article that answers: “{label}”. /following lists what you follow.",
+    },
+    "follow_exists": {"ar": "أنت تتابع هذا من قبل: «{label}».", "en": "You already follow this: “{label}”."},
+    "follow_full": {
+        "ar": "وصلت إلى الحد الأقصى للمتابعات ({n}). ألغِ متابعة شيء عبر /following ثم أعد المحاولة.",
+        "en": "You already follow the most allowed ({n}). Unfollow something with /following, then try again.",
+    },
+    "follow_admins_only": {
+        "ar": "في المجموعات، مشرفو المجموعة وحدهم يتابعون القصص ويلغون متابعتها.",
+        "en": "In groups, only the group's administrators follow stories and unfollow them.",
+    },
+    "following_none": {
+        "ar": "لا تتابع شيئاً بعد. اضغط «تابِع» تحت مقطع، أو أرسل <code>/follow كلمات أو سؤال</code>.",
+        "en": "You follow nothing yet. Press “Follow” under a passage, "
+        "or send <code>/follow words or a question</code>.",
+    },
+    "following_header": {"ar": "🔔 ما تتابعه ({n}):", "en": "🔔 What you follow ({n}):"},
+    "following_story": {"ar": "قصة", "en": "story"},
+    "following_question": {"ar": "سؤال", "en": "question"},
+    "unfollowed": {"ar": "أُلغيت متابعة: «{label}».", "en": "Unfollowed: “{label}”."},
+    "unfollowed_all": {"ar": "أُلغيت كل المتابعات ({n}).", "en": "Unfollowed everything ({n})."},
+    "unfollow_usage": {
+        "ar": "اكتب رقمها من /following، مثلاً <code>/unfollow 2</code>، أو <code>/unfollow all</code> لإلغائها كلها.",
+        "en": "Give its number in /following, e.g. <code>/unfollow 2</code>, or <code>/unfollow all</code> for all.",
+    },
+    "push_story": {"ar": "🔔 جديد في قصة تتابعها: «{label}»", "en": "🔔 New in a story you follow: “{label}”"},
+    "push_question": {"ar": "🔔 جديد عن سؤالك: «{label}»", "en": "🔔 New on your question: “{label}”"},
+    "cmd_follow": {"ar": "تابِع قصة أو سؤالاً", "en": "Follow a story or a question"},
+    "cmd_following": {"ar": "ما تتابعه", "en": "What you follow"},
+    "cmd_unfollow": {"ar": "ألغِ متابعة", "en": "Stop following"},
     "cmd_ask": {"ar": "اطرح سؤالاً عن الأخبار", "en": "Ask a question about the news"},
     "cmd_help": {"ar": "كيف تستخدم سند", "en": "How to use Sanad"},
     "cmd_latest": {"ar": "أحدث المقالات، أو أحدثها عن موضوع", "en": "The newest articles, or the newest on a topic"},

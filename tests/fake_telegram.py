@@ -49,6 +49,8 @@ class FakeTelegram:
     # with its JSON body, ("slow", seconds) before answering normally, or ("drop",) to cut the
     # connection without an answer. A call that fails this way has no effect.
     faults: dict[str, list[tuple]] = field(default_factory=dict)
+    blocked: set[int] = field(default_factory=set)  # chats whose user blocked the bot: sends get 403
+    admins: dict[int, set[int]] = field(default_factory=dict)  # group -> its administrators
 
     def __post_init__(self):
         self._ids = itertools.count(1)
@@ -108,6 +110,9 @@ class FakeTelegram:
             await asyncio.sleep(fault[1])
         elif fault:
             return web.json_response(fault[1], status=fault[0])
+        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+            forbidden = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            return web.json_response(forbidden, status=403)
         if method != "getUpdates":
             self.calls.append(Call(method, params, token))
             self._wake()
@@ -144,6 +149,12 @@ class FakeTelegram:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+    async def _getChatMember(self, params):
+        user = self.user(int(params["user_id"]))
+        if int(params["user_id"]) in self.admins.get(int(params["chat_id"]), set()):
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        return {"status": "member", "user": user}
 
     async def _sendMessage(self, params):
         return self._message(params["chat_id"], params["text"], params)

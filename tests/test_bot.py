@@ -98,6 +98,9 @@ async def test_start_publishes_commands_in_both_languages(telegram, seed_config,
     assert set(by_lang) == {None, "ar"} and by_lang[None] == by_lang["ar"] == [
         "ask",
         "latest",
+        "follow",
+        "following",
+        "unfollow",
         "help",
         "sources",
         "start",
@@ -125,7 +128,8 @@ async def test_a_question_gets_quoted_cited_passages_in_the_askers_language(
     assert "<b>" in passage.split("</blockquote>")[0]  # its best sentence in bold
     assert "📰" in passage and "¶13" in passage  # cited: title and paragraph
     labels = [b["text"] for b in buttons(reply)]
-    assert len(labels) == 4  # a full-paragraph button per passage, and "more"
+    # a full-paragraph button per passage, one Follow for their one story, and "more"
+    assert len(labels) == 5 and sum(label.startswith(("Follow", "تابِع")) for label in labels) == 1
 
 
 async def test_full_paragraph_and_more_buttons(telegram, seed_config, seed_searcher):

@@ -1,0 +1,111 @@
+"""Following, end to end on the real bot against the stand-in Bot API: a reader follows a story
+(the button under a passage) or a standing question (/follow), articles are added while the bot
+serves (as `sanad-index add` from cron does), and each follower hears of what is new once,
+across restarts and with two workers on one database."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from index.build import build_from_config
+from index.config import load_config
+from index.follows import open_follows
+from index.ingest.pipeline import add_articles
+from index.search import Searcher
+from tests.conftest import new_database, write_config
+from tests.fake_telegram import BOT
+from tests.test_bot import buttons, running, telegram, until  # noqa: F401 (telegram: the fixture)
+from tests.test_stories import ROWS
+
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+USER, OTHER = 1001, 1002
+ROW = {r["id"]: r for r in ROWS}
+PUSH = "🔔 New in a story you follow"
+FOLLOWED_FIRST = ["bbc-dam", "bbc-arrests"]  # BBC's reports; France 24's and the cinema come later
+
+
+def _archive(tmp_path, models, **store):
+    config = load_config(write_config(tmp_path, store=store, bot={"reload_check_seconds": 0.2}))
+    corpus = tmp_path / "archive.jsonl"
+    corpus.write_text("".join(json.dumps(ROW[i], ensure_ascii=False) + "\n" for i in FOLLOWED_FIRST), encoding="utf-8")
+    build_from_config(config, models, corpus=corpus, warn=lambda _: None)
+    return config
+
+
+def _add(config, models, tmp_path, article_id: str) -> None:
+    """`sanad-index add` of one more article, as a cron job runs it beside the bot."""
+    path = tmp_path / f"{article_id}.jsonl"
+    path.write_text(json.dumps(ROW[article_id], ensure_ascii=False) + "\n", encoding="utf-8")
+    add_articles(config, models, [str(path)], warn=lambda _: None)
+
+
+def _message(chat: int) -> dict:
+    return {"message_id": 99, "date": 0, "chat": {"id": chat, "type": "private"}, "from": BOT, "text": "x"}
+
+
+async def _follow_story(telegram, user: int) -> None:
+    """Ask about the dam, press Follow under the first passage, see it confirmed."""
+    since = len(telegram.calls)
+    telegram.send("How many villages did the Mosul Dam flood?", user_id=user)
+    [reply] = await telegram.wait_for("sendMessage", since=since, where=lambda c: c.params["chat_id"] == user)
+    follow = next(b for b in buttons(reply) if b["callback_data"].startswith("follow:"))
+    assert follow["text"].startswith("Follow")
+    since = len(telegram.calls)
+    telegram.press(_message(user), follow["callback_data"], user_id=user)
+    [said] = await telegram.wait_for("sendMessage", since=since)
+    assert said.params["text"].startswith("🔔 You will hear of every new development in this story")
+
+
+def _pushes(telegram, chat: int | None = None) -> list:
+    return [
+        c
+        for c in telegram.calls
+        if c.method == "sendMessage" and c.params["text"].startswith("🔔 New") and chat in (None, c.params["chat_id"])
+    ]
+
+
+async def _looked_at(config, searcher: Searcher, n_documents: int) -> None:
+    """Wait until the bot serves `n_documents` articles and has looked at each for its followers
+    (and written what they owe)."""
+    follows = open_follows(config)
+    try:
+        await until(lambda: searcher.index.n_documents == n_documents, f"{n_documents} articles served", 60)
+        await until(lambda: follows.unseen(list(searcher.index.doc_row)) == [], "new articles looked at", 60)
+    finally:
+        follows.close()
+
+
+async def test_a_followed_story_pushes_once_for_its_event_and_never_for_an_unrelated_article(
+    telegram, tmp_path, models
+):
+    config = _archive(tmp_path, models)
+    searcher = Searcher(config, models)
+    async with running(telegram, config, searcher, reload_check_seconds=0.2):
+        await _follow_story(telegram, USER)
+        telegram.send("/follow Riyadh cinema", user_id=OTHER)  # a standing question
+        [said] = await telegram.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == OTHER)
+        assert said.params["text"].startswith("🔔 I will tell you of every new article that answers")
+
+        _add(config, models, tmp_path, "f24-dam")  # the same event, from another outlet
+        [push] = await telegram.wait_for("sendMessage", where=lambda c: c.params["text"].startswith(PUSH), timeout=60)
+        await _looked_at(config, searcher, 3)
+        assert not _pushes(telegram, OTHER)  # the dam does not answer a question about a cinema
+
+        _add(config, models, tmp_path, "cinema")  # nothing to do with the dam
+        await telegram.wait_for("sendMessage", where=lambda c: c in _pushes(telegram, OTHER), timeout=60)
+        await _looked_at(config, searcher, 4)
+
+        since = len(telegram.calls)
+        telegram.send("/following", user_id=USER)
+        [listing] = await telegram.wait_for("sendMessage", since=since)
+    body = push.params["text"]
+    assert push.params["chat_id"] == USER and push.params["parse_mode"] == "HTML"
+    assert "France 24" in body and "<blockquote>" in body and "📰" in body  # quoted and cited, the new outlet named
+    assert [b["text"] for b in buttons(push)] == ["Timeline 1"]
+    assert len(_pushes(telegram, USER)) == 1  # the cinema pushed nothing to the dam's follower
+    [cinema] = _pushes(telegram, OTHER)
+    assert cinema.params["text"].startswith("🔔 New on your question") and "cinema" in cinema.params["text"]
+    assert listing.params["text"].startswith("🔔 What you follow (1):") and "Mosul Dam" in listing.params["text"]
+    assert [b["text"] for b in buttons(listing)] == ["Unfollow 1"]
