@@ -5,17 +5,22 @@ across restarts and with two workers on one database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from contextlib import asynccontextmanager
 
+import pytest
+
+from bot.app import build_application
 from index.build import build_from_config
 from index.config import load_config
 from index.follows import open_follows
 from index.ingest.pipeline import add_articles
 from index.search import Searcher
 from tests.conftest import new_database, write_config
-from tests.fake_telegram import BOT
-from tests.test_bot import buttons, running, telegram, until  # noqa: F401 (telegram: the fixture)
+from tests.fake_telegram import BOT, FakeTelegram
+from tests.test_bot import bot_config, buttons, running, until
 from tests.test_stories import ROWS
 
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -24,6 +29,14 @@ USER, OTHER = 1001, 1002
 ROW = {r["id"]: r for r in ROWS}
 PUSH = "🔔 New in a story you follow"
 FOLLOWED_FIRST = ["bbc-dam", "bbc-arrests"]  # BBC's reports; France 24's and the cinema come later
+
+
+@pytest.fixture
+async def telegram():
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 def _archive(tmp_path, models, **store):
@@ -109,3 +122,61 @@ async def test_a_followed_story_pushes_once_for_its_event_and_never_for_an_unrel
     assert cinema.params["text"].startswith("🔔 New on your question") and "cinema" in cinema.params["text"]
     assert listing.params["text"].startswith("🔔 What you follow (1):") and "Mosul Dam" in listing.params["text"]
     assert [b["text"] for b in buttons(listing)] == ["Unfollow 1"]
+
+
+async def test_what_came_while_the_bot_was_down_is_pushed_once_and_a_blocked_chat_loses_its_follows(
+    telegram, tmp_path, models
+):
+    config = _archive(tmp_path, models)
+    async with running(telegram, config, Searcher(config, models)):
+        await _follow_story(telegram, USER)
+        await _follow_story(telegram, OTHER)
+    telegram.blocked.add(OTHER)  # OTHER blocks the bot
+    _add(config, models, tmp_path, "f24-dam")  # from cron, while the bot is down
+    searcher = Searcher(config, models)  # as a new process opens it
+    async with running(telegram, config, searcher):
+        [push] = await telegram.wait_for("sendMessage", where=lambda c: c in _pushes(telegram), timeout=60)
+        await _looked_at(config, searcher, 3)
+    for _ in range(2):  # restarted again, twice: nothing more to send
+        async with running(telegram, config, Searcher(config, models)) as app:
+            await until(lambda: app.bot_data["pusher"] and not open_follows(config).due_chats(), "pushes done", 10)
+            await asyncio.sleep(1)
+    telegram.blocked.discard(OTHER)  # unblocked: its follows are gone
+    async with running(telegram, config, Searcher(config, models)):
+        since = len(telegram.calls)
+        telegram.send("/following", user_id=OTHER)
+        [listing] = await telegram.wait_for("sendMessage", since=since)
+    assert push.params["chat_id"] == USER and "France 24" in push.params["text"]
+    assert len(_pushes(telegram)) == 1
+    assert listing.params["text"].startswith("You follow nothing yet")
+
+
+async def test_two_workers_on_one_database_push_once(telegram, tmp_path, models, postgres_server):
+    store = {"backend": "postgres", "postgres_url": new_database(postgres_server)}
+    configs = [_archive(tmp_path / "first", models, **store)]
+    configs.append(load_config(write_config(tmp_path / "second", store=store)))
+    workers = [Searcher(config, models) for config in configs]
+    async with running(telegram, configs[0], workers[0], reload_check_seconds=0.2):
+        await _follow_story(telegram, USER)
+        async with pushing(telegram, configs[1], workers[1]):  # a second worker, not polling Telegram
+            _add(configs[0], models, tmp_path, "f24-dam")
+            await telegram.wait_for("sendMessage", where=lambda c: c in _pushes(telegram), timeout=60)
+            for config, searcher in zip(configs, workers):
+                await _looked_at(config, searcher, 3)
+            await asyncio.sleep(1)
+    assert len(_pushes(telegram, USER)) == 1
+
+
+@asynccontextmanager
+async def pushing(fake, config, searcher):
+    """A bot worker that serves no updates (another one polls Telegram) but pushes."""
+    app = build_application(bot_config(config, fake.base_url, reload_check_seconds=0.2), fake.token, searcher)
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+        await app.post_stop(app)
+        await app.shutdown()
