@@ -180,3 +180,35 @@ async def pushing(fake, config, searcher):
         await app.stop()
         await app.post_stop(app)
         await app.shutdown()
+
+
+async def test_in_groups_only_administrators_follow_and_arabic_readers_are_answered_in_arabic(
+    telegram, seed_config, seed_searcher
+):
+    group, admin = -100777, 4242
+    telegram.admins[group] = {admin}
+    in_group = {"chat_id": group, "chat_type": "supergroup"}
+    replies = []
+    async with running(telegram, seed_config, seed_searcher):
+        for user, command in [
+            (USER, "/follow drones launched from Iraq"),  # a member, not an administrator
+            (admin, "/follow drones launched from Iraq"),
+            (admin, "/following"),
+            (admin, "/unfollow 1"),
+        ]:
+            since = len(telegram.calls)
+            telegram.send(command, user_id=user, **in_group)
+            replies += (await telegram.wait_for("sendMessage", since=since))[0:1]
+        for command in ("/follow", "/follow الطائرات المسيرة", "/following", "/unfollow all"):
+            since = len(telegram.calls)
+            telegram.send(command, user_id=OTHER, language_code="ar")
+            replies += (await telegram.wait_for("sendMessage", since=since))[0:1]
+    texts = [r.params["text"] for r in replies]
+    assert texts[0].startswith("In groups, only the group's administrators")
+    assert texts[1].startswith("🔔 I will tell you of every new article that answers: “drones launched from Iraq”")
+    assert texts[2].startswith("🔔 What you follow (1):") and [b["text"] for b in buttons(replies[2])] == ["Unfollow 1"]
+    assert texts[3].startswith("Unfollowed: “drones launched from Iraq”")
+    assert texts[4].startswith("اكتب بعد الأمر كلمات أو سؤالاً")
+    assert texts[5].startswith("🔔 سأخبرك بكل مقالة جديدة تجيب عن: «الطائرات المسيرة»")
+    assert texts[6].startswith("🔔 ما تتابعه (1):")
+    assert texts[7] == "أُلغيت كل المتابعات (1)."
