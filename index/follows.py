@@ -126,7 +126,7 @@ class FollowStore:
                     return "exists", old
             if len(have) >= limit:
                 return "full", follow
-            created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")  # orders a chat's follows
+            created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")  # orders a chat's follows
             follow = dataclasses.replace(follow, id=secrets.token_urlsafe(6), created=created)
             self._db.execute(
                 f"INSERT INTO follows ({_FOLLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -235,7 +235,9 @@ class FollowStore:
     def release(self, token: str) -> None:
         """Give a claim's unsent pushes back, to be tried again."""
         with self._lock, self._db.transaction():
-            self._db.execute("UPDATE pushes SET state = 'due', claim = NULL WHERE claim = ? AND state = 'claimed'", (token,))
+            self._db.execute(
+                "UPDATE pushes SET state = 'due', claim = NULL WHERE claim = ? AND state = 'claimed'", (token,)
+            )
 
     def expire(self, days: float) -> int:
         """Drop pushes due for longer than `days` (the bot was down that long): old news by now."""
@@ -266,7 +268,9 @@ def passage_of(found: dict):
 
     fields = {f.name for f in dataclasses.fields(Passage)}
     reports = tuple(Report(**r) for r in found.get("also_reported_by", []))
-    return Passage(**{k: v for k, v in found.items() if k in fields and k != "also_reported_by"}, also_reported_by=reports)
+    return Passage(
+        **{k: v for k, v in found.items() if k in fields and k != "also_reported_by"}, also_reported_by=reports
+    )
 
 
 def _period(index, rows: list[int]) -> tuple[dt.date, dt.date] | None:
