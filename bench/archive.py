@@ -23,8 +23,8 @@ questions written later, mostly on details past the lead, never tuned on either)
 The archive's index is built once into .sanad/bench/archive (the embedding cache is shared
 with the main data folder), and rebuilt only when the pipeline or articles change.
 
-    .venv/bin/python bench/archive.py [--corpus ../shared/data/news_ar/articles.jsonl] [--show-misses] [--matcher off]
-                                      [--no-fold]
+    .venv/bin/python bench/archive.py [--corpus ../shared/data/news_ar/articles.jsonl] [--show-misses] [--ranker off]
+                                      [--matcher NAME] [--no-fold]
 """
 
 from __future__ import annotations
@@ -136,14 +136,18 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
     parser.add_argument("--show-misses", action="store_true", help="print the questions whose first passage missed")
-    parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), e.g. off")
+    parser.add_argument(
+        "--ranker", choices=("default", "off"), help="search.ranker for this run (default: the config's)"
+    )
+    parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), a CrossEncoder")
     parser.add_argument(
         "--no-fold", action="store_true", help="show every passage, even one restating another outlet's above it"
     )
     args = parser.parse_args()
     config = load_config(args.config)
-    if args.matcher:
-        config = dataclasses.replace(config, search=dataclasses.replace(config.search, matcher=args.matcher))
+    for key in ("ranker", "matcher"):
+        if getattr(args, key):
+            config = dataclasses.replace(config, search=dataclasses.replace(config.search, **{key: getattr(args, key)}))
     models = load_models(config)
     sets = (QUESTIONS, EXTRA_QUESTIONS, EXTRA_OFF_TOPIC)
     rows = [json.loads(line) for path in sets for line in path.open(encoding="utf-8")]
@@ -214,12 +218,13 @@ def main() -> None:
             if r["rank"] != 1:
                 first = r["first"]
                 print(f"- [{r['row']['id']} rank {r['rank']}] {r['row']['question']}")
-                print(f"    shown {first.doc_id.split('#')[-1]} ¶{first.paragraph}: {first.text[:160]}")
+                if first:
+                    print(f"    shown {first.doc_id.split('#')[-1]} ¶{first.paragraph}: {first.text[:160]}")
         for r in off:
             if r["answered"]:
                 print(f"- [{r['row']['id']} answered] {r['row']['question']} -> {r['first'].text[:100]}")
     corpus = "" if args.corpus == parser.get_default("corpus") else f" --corpus {args.corpus}"
-    matcher = f" --matcher {args.matcher}" if args.matcher else ""
+    matcher = "".join(f" --{key} {getattr(args, key)}" for key in ("ranker", "matcher") if getattr(args, key))
     fold = " --no-fold" if args.no_fold else ""
     print(f"\nreproduce: .venv/bin/python bench/archive.py{corpus}{matcher}{fold}")
 

@@ -1,13 +1,13 @@
 """`ask` latency in-process at 1k and 10k chunks (30k: `--chunks 30000`), split into embedding
-the question, searching (FAISS, BM25, fusion), the matcher (search.matcher: reading the
-candidate sentences with the question, and building the passages around them; 0 when off)
-and formatting the Telegram reply; and peak memory.
+the question, searching (FAISS, BM25, fusion), the sentence stage (the ranker's signals and
+scores over the candidate sentences, or a CrossEncoder's, and the passages built around them;
+0 with search.ranker off) and formatting the Telegram reply; and peak memory.
 
 The corpus is XQuAD's paragraphs (Arabic and English) plus the seed article, repeated under
 new ids up to the size wanted: real text, real vectors (from the embedding cache after the
 first run), real index structures. Questions are XQuAD's, both languages.
 
-    .venv/bin/python bench/latency.py [--chunks 1000 10000] [--questions 200]
+    .venv/bin/python bench/latency.py [--chunks 1000 10000] [--questions 200] [--ranker off] [--matcher NAME]
 """
 
 from __future__ import annotations
@@ -51,11 +51,15 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--chunks", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), e.g. off")
+    parser.add_argument(
+        "--ranker", choices=("default", "off"), help="search.ranker for this run (default: the config's)"
+    )
+    parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), a CrossEncoder")
     args = parser.parse_args()
     config = load_config(args.config)
-    if args.matcher:
-        config = dataclasses.replace(config, search=dataclasses.replace(config.search, matcher=args.matcher))
+    for key in ("ranker", "matcher"):
+        if getattr(args, key):
+            config = dataclasses.replace(config, search=dataclasses.replace(config.search, **{key: getattr(args, key)}))
     models = load_models(config)
     questions = []
     for lang in ("ar", "en"):
@@ -63,11 +67,11 @@ def main() -> None:
         questions += [r["question"] for r in rows[: args.questions // 2]]
     print(
         f"backend {config.model.backend}, second model {config.model.second or 'none'}, "
-        f"matcher {config.search.matcher}; "
+        f"ranker {config.search.ranker}, matcher {config.search.matcher}; "
         f"{len(questions)} questions (Arabic and English)\n"
     )
     print(
-        f"{'chunks':>7}{'embed p50':>11}{'search p50':>12}{'match p50':>11}{'format p50':>12}"
+        f"{'chunks':>7}{'embed p50':>11}{'search p50':>12}{'stage p50':>11}{'format p50':>12}"
         f"{'total p50':>11}{'total p95':>11}"
         f"{'peak MiB':>10}"
     )
@@ -98,7 +102,7 @@ def main() -> None:
                 f"{np.percentile(t[:, 4], 95):>9.1f}ms{peak:>10.0f}",
                 flush=True,
             )
-    matcher = f" --matcher {args.matcher}" if args.matcher else ""
+    matcher = "".join(f" --{key} {getattr(args, key)}" for key in ("ranker", "matcher") if getattr(args, key))
     print(f"\nreproduce: .venv/bin/python bench/latency.py --chunks {' '.join(map(str, args.chunks))}{matcher}")
 
 

@@ -105,9 +105,12 @@ class SearchConfig:
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)
+    ranker: str = field(default="default", metadata=_check(lambda v: v in ("default", "off"), "must be default or off"))
+    ranker_retrieval_weight: float = field(default=200.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
+    min_answerability: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "must be 0..1"))
     matcher: str = field(
         default="off",
-        metadata={**_check(bool, "must be off, default, or a CrossEncoder name or path"), "false_reads": "off"},
+        metadata={**_check(bool, "must be off, or a CrossEncoder name or path"), "false_reads": "off"},
     )
     matcher_min_score: float = field(default=-0.64, metadata=_check(lambda v: -50 <= v <= 50, "must be -50..50"))
     matcher_retrieval_weight: float = field(default=50.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
@@ -132,11 +135,11 @@ class BotConfig:
     max_concurrent_searches: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 64, "must be 1..64"))
     reload_check_seconds: float = field(default=5.0, metadata=_check(lambda v: v > 0, "must be positive"))
     button_days: float = field(default=7.0, metadata=_check(lambda v: v > 0, "must be positive"))
+    max_follows: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
+    follow_catch_up_days: float = field(default=3.0, metadata=_check(lambda v: v > 0, "must be positive"))
     log_questions: bool = False
 
 
-    max_follows: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
-    follow_catch_up_days: float = field(default=3.0, metadata=_check(lambda v: v > 0, "must be positive"))
 Names = tuple[tuple[str, str], ...]  # a mapping in the file, kept as sorted pairs (the config is hashable)
 
 # The outlets of the Arabic news archive the benchmarks use (and of their feeds).

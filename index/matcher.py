@@ -1,19 +1,18 @@
-"""The matcher's stage of a search: which sentence of the best articles answers the question.
+"""The sentence stage of a search: which sentence of the best articles answers the question.
 
 Retrieval finds the right article (first for most questions), but inside it every passage
 scores alike, and the lead that restates the story wins over the paragraph holding the detail
-asked for. This stage reads the question with the candidate sentences of the first articles
-(the ones the default model finds closest, more from the first article than from the next),
-all in one forward pass of a cross-encoder (cross_encoder.py), and puts the passages in the
-order of their best sentence: each passage is built around its sentence (the sentence, with
-its neighbours in the paragraph while the passage stays short), and that sentence is the
-highlight. Its best score also says whether anything found answers the question at all.
+asked for. This stage takes the candidate sentences of the first articles (the ones the
+default model finds closest, more from the first article than from the next), has them scored
+(by the sentence ranker, ranker.py, or a CrossEncoder that search.matcher names), and puts
+the passages in the order of their best sentence: each passage is built around its sentence
+(the sentence, with its neighbours in the paragraph while the passage stays short), and that
+sentence is the highlight. Its best score also says whether anything found answers at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -29,24 +28,18 @@ class MatcherError(Exception):
     """A matcher that cannot be loaded; the message says why and what to do."""
 
 
-def load_matcher(name: str, model_name: str, models_dir: Path, backend: str = "onnx", threads: int = 1):
-    """`off`: None; `default`: the matcher trained here, on the default model (built offline in
-    `models_dir` if it is not there yet), which needs the default model's cosines
-    (`model_name`); else a sentence-transformers CrossEncoder by name or path. torch is only
-    imported here, so that commands that never search do not pay for it."""
+def load_matcher(name: str, threads: int = 1):
+    """`off`: None; else a sentence-transformers CrossEncoder by name or path. torch is only
+    imported here, so that commands that never load one do not pay for it."""
     if name == "off":
         return None
-    from .cross_encoder import DefaultMatcher, NamedMatcher
-
     if name == "default":
-        if model_name != "default":
-            raise MatcherError(
-                f"search.matcher: default was trained on the default model's scores, not {model_name!r}'s; "
-                "set search.matcher to off or to a CrossEncoder name or path"
-            )
-        from .default_model import ensure_default_model
+        raise MatcherError(
+            "search.matcher: default is gone: the sentence ranker (search.ranker: default) chooses the "
+            "sentence now; set search.matcher to off, or to a CrossEncoder name or path"
+        )
+    from .cross_encoder import NamedMatcher
 
-        return DefaultMatcher(ensure_default_model(models_dir), models_dir, backend, threads)
     return NamedMatcher(name, threads)
 
 
@@ -57,7 +50,7 @@ def asks(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence (or a clause of a long one) of an article, as the matcher reads it."""
+    """A sentence (or a clause of a long one) of an article, as the sentence stage reads it."""
 
     hit: int  # the article's best passage, in the ranked hits
     doc: int
@@ -68,8 +61,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Matched:
-    """The stage's outcome: the passages re-ordered, and the best sentence's score (a logit:
-    above 0, the matcher holds that it answers)."""
+    """The stage's outcome: the passages re-ordered, and the best sentence's score."""
 
     hits: list
     best: float
@@ -127,15 +119,27 @@ def passage_around(index: Index, doc: int, start: int, end: int) -> tuple[int, i
 
 
 def rerank(index: Index, hits: list, found: list[Candidate], logits: np.ndarray, retrieval_weight: float) -> Matched:
-    """Passages built around the candidates, best first by the matcher's logit plus
-    `retrieval_weight` times how far their article's best passage trails the first one's;
-    then the other passages, as ranked, leaving out those a new one overlaps."""
+    """Passages built around the candidates: first the first article's best, then the rest by
+    their score plus `retrieval_weight` times how far their article's best passage trails the
+    first article's; then the other passages, as ranked, leaving out those a new one overlaps."""
     if not found:
         return Matched(hits, float("-inf"))
-    top = hits[0].score
-    scores = logits + retrieval_weight * np.array([hits[c.hit].score - top for c in found])
+    # An article's retrieval score is its best passage's; the first article (which a lead that
+    # gave way may head with a lower-scoring passage) is never trailed by a later one.
+    best: dict[int, float] = {}
+    for h in hits:
+        best[h.doc] = max(best.get(h.doc, h.score), h.score)
+    top = best[hits[0].doc]
+    scores = logits + retrieval_weight * np.array([min(0.0, best[c.doc] - top) for c in found])
+    # Retrieval decides the article of the first passage (it finds the right article far more
+    # often than sentence scores tell articles apart); the scores decide the rest.
+    ranked = np.argsort(-scores, kind="stable").tolist()
+    lead = next((i for i in ranked if found[i].doc == hits[0].doc), None)
+    if lead is not None:
+        ranked.remove(lead)
+        ranked.insert(0, lead)
     built = []
-    for i in np.argsort(-scores, kind="stable"):
+    for i in ranked:
         c = found[int(i)]
         paragraph, start, end = passage_around(index, c.doc, c.start, c.end)
         if any(h.doc == c.doc and start < h.end and h.start < end for h in built):

@@ -6,7 +6,9 @@ language, since lexical matches across scripts are noise. Whether to answer at a
 decided on the semantic part alone (cosines are comparable across questions; BM25 is not),
 against two bars: a least score, and a margin over the question's closeness to everyday
 requests no article answers (off_topic.py). A lead that restates its headline gives way to the
-passage of its article that holds the detail, when the two score alike.
+passage of its article that holds the detail, when the two score alike. Then the sentence
+stage (matcher.py, ranker.py) chooses the sentence that answers among the first articles'
+and builds the passages around the best ones.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import corroboration, stories
+from . import corroboration, ranker, stories
 from . import matcher as matching
 from .config import Config
 from .corroboration import Report
@@ -50,9 +52,21 @@ def _request_vectors(model: Embedder) -> np.ndarray:
 
 
 @functools.cache
-def _matcher(name: str, model_name: str, models_dir: Path, backend: str, threads: int):
-    """The matcher `search.matcher` names, loaded once per process however many searchers share it."""
-    return matching.load_matcher(name, model_name, models_dir, backend, threads)
+def _matcher(name: str, threads: int):
+    """The CrossEncoder `search.matcher` names, loaded once per process however many searchers share it."""
+    return matching.load_matcher(name, threads)
+
+
+@functools.cache
+def _ranker() -> ranker.Ranker:
+    """The sentence ranker, loaded once per process."""
+    return ranker.Ranker.load()
+
+
+@functools.cache
+def _answerable() -> ranker.Answerability:
+    """The ranker's answerability model, loaded once per process."""
+    return ranker.Answerability.load()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -142,7 +156,7 @@ class Hit:
     score: float  # fused: ranks passages
     semantic: float  # cosines only: decides whether to answer
     sentence_rows: dict[int, float]  # the segment's sentence-unit rows, each with its cosine to the question
-    highlight: tuple[int, int] | None = None  # the sentence the matcher chose, when it did
+    highlight: tuple[int, int] | None = None  # the sentence the sentence stage chose, when it did
 
 
 @dataclass(frozen=True)
@@ -243,7 +257,15 @@ class Searcher:
         self.models.warm_up()
         threads = config.model.threads or os.cpu_count() or 1  # a question's one batch: every core
         m = config.model
-        self.matcher = _matcher(config.search.matcher, m.name, config.models_dir, m.backend, threads)
+        self.matcher = _matcher(config.search.matcher, threads)
+        self.ranker = None
+        if config.search.ranker == "default" and self.matcher is None:
+            if m.name != "default":  # its signals are the default model's cosines
+                raise matching.MatcherError(
+                    f"search.ranker: default was trained on the default model's scores, not {m.name!r}'s; "
+                    "set search.ranker to off (or search.matcher to a CrossEncoder)"
+                )
+            self.ranker = _ranker()
         self._requests = _request_vectors(self.models.primary)
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
@@ -524,29 +546,52 @@ class Searcher:
         return story, stories.timeline(index, story, lambda r: self.outlet(index, r))
 
     def decide(self, query: Query, hits: list[Hit], index: Index, answered: bool) -> tuple[list[Hit], bool]:
-        """The matcher's verdict on ranked passages the retrieval rule would answer with: the
-        passages in its order, and whether its best sentence answers the question."""
-        if not answered or self.matcher is None:
+        """The sentence stage's verdict on ranked passages the retrieval rule would answer with:
+        the passages re-ordered around its best sentences, and whether they answer at all (the
+        CrossEncoder's best score reaches search.matcher_min_score, or the ranker's
+        answerability reaches search.min_answerability)."""
+        if not answered or (self.matcher is None and self.ranker is None):
             return hits, answered
-        matched = self.match(query, hits, index)
-        return matched.hits, matched.best >= self.config.search.matcher_min_score
+        found, rows, scores = self.sentence_scores(query, hits, index)
+        s = self.config.search
+        if self.matcher is not None:
+            matched = matching.rerank(index, hits, found, scores, s.matcher_retrieval_weight)
+            return matched.hits, matched.best >= s.matcher_min_score
+        matched = matching.rerank(index, hits, found, scores, s.ranker_retrieval_weight)
+        if not s.min_answerability or not found:
+            return matched.hits, answered
+        return matched.hits, self.answerability(query, hits, rows, scores) >= s.min_answerability
 
-    def match(self, query: Query, hits: list[Hit], index: Index) -> matching.Matched:
-        """The matcher's stage (matcher.py): the candidate sentences of the first articles, read
-        with the question in one pass, and the passages re-ordered around the best of them."""
+    def answerability(self, query: Query, hits: list[Hit], rows: np.ndarray, scores: np.ndarray) -> float:
+        """How likely the best sentences found answer the question (ranker.Answerability)."""
+        features = ranker.question_features(rows, scores, hits[0].semantic, query.off_topic)
+        return _answerable().probability(features)
+
+    def sentence_scores(
+        self, query: Query, hits: list[Hit], index: Index
+    ) -> tuple[list[matching.Candidate], np.ndarray | None, np.ndarray]:
+        """The candidate sentences of the first articles (matcher.py), their ranker FEATURES
+        (None with a CrossEncoder) and each one's score: the CrossEncoder's that search.matcher
+        names, else the sentence ranker's (ranker.py)."""
         docs = list(dict.fromkeys(h.doc for h in hits))[: len(matching.SENTENCES_PER_ARTICLE)]
-        found = matching.candidates(index, hits, self._article_units(query, index, docs))
-        texts = [index.documents[c.doc].text[c.start : c.end] for c in found]
-        logits = self.matcher.scores(query.text, texts, np.array([c.cosine for c in found]))
-        return matching.rerank(index, hits, found, logits, self.config.search.matcher_retrieval_weight)
-
-    @staticmethod
-    def _article_units(query: Query, index: Index, docs: list[int]) -> dict[int, list]:
-        """Every sentence unit of each of `docs`: its span, its sentence's, its cosine to the question."""
-        return {
-            doc: [(a, b, sa, sb, float(v @ query.vector)) for a, b, sa, sb, v in units]
-            for doc, units in index.article_units(docs).items()
+        tables = index.unit_table(docs)
+        units = {
+            doc: [(*map(int, span), float(v @ query.vector)) for span, v in zip(t.spans, t.vectors)]
+            for doc, t in tables.items()
         }
+        found = matching.candidates(index, hits, units)
+        if self.matcher is not None:
+            texts = [index.documents[c.doc].text[c.start : c.end] for c in found]
+            return found, None, self.matcher.scores(query.text, texts, np.array([c.cosine for c in found]))
+        question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector)
+        rows = np.zeros((len(found), len(ranker.FEATURES)), dtype=np.float32)
+        for doc, table in tables.items():
+            mine = [i for i, c in enumerate(found) if c.doc == doc]
+            if mine:
+                d = index.documents[doc]
+                article = ranker.Article(d.title, d.text, d.lang, table)
+                rows[mine] = ranker.features(question, article, [(found[i].start, found[i].end) for i in mine])
+        return found, rows, self.ranker.scores(rows)
 
     def relevant_articles(self, question: str, index: Index | None = None) -> list[int]:
         """Rows of the articles holding a passage relevant enough to answer `question`, best first."""
@@ -565,7 +610,7 @@ class Searcher:
     def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:
         """The span of the passage's sentence that best answers the question: the sentence unit
         closest to it (plus a share for its words, in the same language), shown as its whole
-        sentence unless that sentence is a long run-on one; or the one the matcher chose."""
+        sentence unless that sentence is a long run-on one; or the one the sentence stage chose."""
         if hit.highlight is not None:
             return hit.highlight
         rows = sorted(hit.sentence_rows)

@@ -1,6 +1,5 @@
-"""The matcher's stage: a cross-encoder reads the question with the candidate sentences and
-decides which passage comes first, built around the sentence it chose; any sentence-transformers
-CrossEncoder named in the config goes through the same stage."""
+"""The sentence stage: the ranker (or a CrossEncoder named in the config) scores the candidate
+sentences and decides which passage comes first, built around the sentence it chose."""
 
 import dataclasses
 
@@ -91,7 +90,7 @@ def test_a_named_cross_encoder_decides_which_passage_comes_first(tmp_path, model
 
 
 def test_passages_are_built_around_the_chosen_sentence_and_stay_short(tmp_path, models):
-    config = load_config(write_config(tmp_path, search={"matcher": "default", "matcher_min_score": -50.0}))
+    config = load_config(write_config(tmp_path))
     build_from_config(config, models, warn=lambda _: None)
     answer = Searcher(config, models).ask("Where were the drones launched from?", k=5)
     assert answer.answered
@@ -109,11 +108,17 @@ def test_a_matcher_that_cannot_be_loaded_is_a_clear_error(tmp_path, models):
         Searcher(config, models)
 
 
-def test_the_default_matcher_refuses_another_embedding_model(tmp_path, models):
-    # Its scores are calibrated on the default model's cosines: with another model they would mean nothing.
-    config = load_config(
-        write_config(tmp_path, model={"name": "intfloat/multilingual-e5-base"}, search={"matcher": "default"})
-    )
+def test_the_ranker_refuses_another_embedding_model(tmp_path, models):
+    # Its signals are the default model's cosines: with another model they would mean nothing.
+    config = load_config(write_config(tmp_path, model={"name": "intfloat/multilingual-e5-base"}))
+    off = dataclasses.replace(config, search=dataclasses.replace(config.search, ranker="off"))
+    build_index(off, models, COUNCIL)
+    with pytest.raises(MatcherError, match="search.ranker: default"):
+        Searcher(config, models)
+
+
+def test_the_retired_default_matcher_says_what_replaced_it(tmp_path, models):
+    config = load_config(write_config(tmp_path, search={"matcher": "default"}))
     build_index(dataclasses.replace(config, search=dataclasses.replace(config.search, matcher="off")), models, COUNCIL)
-    with pytest.raises(MatcherError, match="search.matcher: default"):
+    with pytest.raises(MatcherError, match="search.ranker"):
         Searcher(config, models)

@@ -25,7 +25,10 @@ def test_seed_questions_in_both_languages_get_the_right_paragraph(seed_questions
     for lang in ("ar", "en"):
         figures = seed_questions["by_lang"][lang]
         assert figures["n"] == 25
-        assert figures["paragraph@3"] >= 0.95, (lang, figures)
+        # 23 of 25: the sentence ranker's three sentences miss one question per language that
+        # retrieval's passages held (it gains far more on the archive: bench/archive.py)
+        assert figures["paragraph@3"] >= 0.92, (lang, figures)
+        assert figures["recall@1"] == 1.0, (lang, figures)
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -103,15 +106,19 @@ TRANSFER = Document(
 
 def test_a_question_about_a_detail_gets_it_before_the_lead_that_restates_the_headline(tmp_path, models):
     # The lead repeats the headline, so it scores highest for any question naming the story;
-    # the contract's length is in the third paragraph, which scores within a hair of it.
+    # the contract's length is in the third paragraph, which scores within a hair of it. The
+    # sentence ranker finds it; so does retrieval alone, by letting the lead give way.
     config = load_config(write_config(tmp_path))
     build_index(config, models, [TRANSFER])
     question = "ما مدة العقد الذي وقعه كيبا مع تشيلسي؟"
-    first, second = Searcher(config, models).ask(question).passages[:2]
+    first = Searcher(config, models).ask(question).passages[0]
+    assert first.paragraph == 3 and "سبع سنوات" in first.highlight
+    retrieval = dataclasses.replace(config.search, ranker="off")
+    first, second = Searcher(dataclasses.replace(config, search=retrieval), models).ask(question).passages[:2]
     assert first.paragraph == 3 and "سبع سنوات" in first.text
     assert second.paragraph == 1  # the lead trades places; it is not dropped
-    unswapped = dataclasses.replace(config, search=dataclasses.replace(config.search, lead_swap_within=0.0))
-    assert Searcher(unswapped, models).ask(question).passages[0].paragraph == 1
+    unswapped = dataclasses.replace(retrieval, lead_swap_within=0.0)
+    assert Searcher(dataclasses.replace(config, search=unswapped), models).ask(question).passages[0].paragraph == 1
 
 
 def test_lexical_evidence_counts_only_within_the_question_language(tmp_path, models):

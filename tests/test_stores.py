@@ -183,10 +183,10 @@ def test_migrate_applies_the_schema_once_and_an_unreachable_server_is_one_clear_
         embedded.put(Article("a1", "https://example.org/a1", "Dam", "2026-11-01", "en", "link", "The dam holds."))
     assert main(["migrate", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "schema 4 (applied 1, 2, 3, 4)" in out and "took over 1 articles" in out
+    assert "schema 5 (applied 1, 2, 3, 4, 5)" in out and "took over 1 articles" in out
     assert main(["migrate", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "schema 4 (up to date)" in out and "took over" not in out
+    assert "schema 5 (up to date)" in out and "took over" not in out
     assert main(["list", "--config", config]) == 0  # now read from the database
     assert capsys.readouterr().out == "a1\t2026-11-01\tlink\tDam\n"
 

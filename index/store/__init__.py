@@ -16,6 +16,7 @@ from .embedded import EmbeddedStore, current_build, make_faiss_index, open_index
 from .segments import (
     FORMAT_VERSION,
     LANGS,
+    ArticleVectors,
     BuildBusy,
     BuildTables,
     CandidateVectors,
@@ -27,6 +28,7 @@ from .segments import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "ArticleVectors",
     "LANGS",
     "BuildBusy",
     "BuildTables",

@@ -113,6 +113,17 @@ class CandidateVectors:
     second_unit: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class ArticleVectors:
+    """An article's sentence units and chunks, in its order, with their vectors."""
+
+    spans: np.ndarray  # [units, 4]: a unit's span, then its whole sentence's
+    vectors: np.ndarray  # the model's, per unit
+    second: np.ndarray | None  # the second model's, per unit
+    chunk_spans: np.ndarray  # [chunks, 2]
+    chunks: np.ndarray  # the model's, per chunk
+
+
 class Index:
     """One build: its segments searched together, minus the articles removed or replaced since
     a segment was written. Documents are numbered across segments (segment after segment), so
@@ -207,24 +218,41 @@ class Index:
     def article_units(self, docs: list[int]) -> dict[int, list[tuple[int, int, int, int, np.ndarray]]]:
         """Every sentence unit of each of `docs` (rows in the build): its span, its whole
         sentence's span, and its vector (the model's)."""
+        table = self.unit_table(docs)
+        return {
+            doc: [(*map(int, s), v) for s, v in zip(table[doc].spans, table[doc].vectors)] if doc in table else []
+            for doc in docs
+        }
+
+    def unit_table(self, docs: list[int]) -> dict[int, ArticleVectors]:
+        """What the sentence ranker reads of each of `docs` (rows in the build): its sentence
+        units and chunks, in the article's order, with their vectors."""
         chosen = [np.zeros(0, dtype=np.int64) for _ in self.segments]
         for doc in docs:
             number = int(np.searchsorted(self.doc_offset, doc, side="right")) - 1
             local = self.segments[number].doc_chunks(doc - self.doc_offset[number])
             chosen[number] = np.union1d(chosen[number], local)
-        units: dict[int, list] = {doc: [] for doc in docs}
+        table: dict[int, ArticleVectors] = {}
         for number, vectors in enumerate(self.candidate_vectors(chosen)):
             if vectors is None:
                 continue
             segment, offset = self.segments[number], self.doc_offset[number]
+            chunk_owners = offset + segment.chunk_table[chosen[number], 0].astype(np.int64)
             owner = {}
-            for chunk in chosen[number]:
-                for row in segment.unit_rows(int(chunk)):
-                    owner[int(row)] = offset + int(segment.chunk_table[chunk, 0])
-            for row, vector in zip(vectors.unit_rows.tolist(), vectors.unit):
-                start, end, s_start, s_end = (int(v) for v in segment.sentence_spans[row])
-                units[owner[row]].append((start, end, s_start, s_end, vector))
-        return units
+            for chunk, doc in zip(chosen[number].tolist(), chunk_owners.tolist()):
+                for row in segment.unit_rows(chunk):
+                    owner[int(row)] = doc
+            owners = np.array([owner[row] for row in vectors.unit_rows.tolist()])
+            for doc in np.unique(owners).tolist():
+                mine, chunks = owners == doc, chunk_owners == doc
+                table[doc] = ArticleVectors(
+                    segment.sentence_spans[vectors.unit_rows[mine]][:, :4].astype(np.int64),
+                    vectors.unit[mine],
+                    vectors.second_unit[mine] if vectors.second_unit is not None else None,
+                    segment.chunk_table[chosen[number][chunks]][:, 2:4].astype(np.int64),
+                    vectors.chunk[chunks],
+                )
+        return {doc: table[doc] for doc in docs if doc in table}
 
     def warm(self, known: set[int]) -> None:
         """Make the first question on segments not in `known` (ids of segments already serving)

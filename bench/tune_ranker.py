@@ -1,18 +1,22 @@
-"""How the matcher's two settings were chosen, on the tuning half only, and what they give on
-the halves never tuned on.
+"""How the sentence stage's two settings were chosen, on the tuning half only, and what they
+give on the halves never tuned on.
 
-- search.matcher_retrieval_weight: a passage's place is the matcher's logit for its sentence
+- search.ranker_retrieval_weight: a passage's place is the ranker's score for its sentence
   plus this weight times how far its article's best retrieval score trails the first
-  article's (retrieval knows which article; the matcher knows which sentence). Chosen for
-  the best hit@1 (then hit@3) on the archive's tune half.
-- search.matcher_min_score: the least best logit that still answers. The highest that keeps
-  every answerable question of the tune half answered, less a safety step (MARGIN), since
-  the tune half is only 54 questions; off-topic questions (the tune half's 10, and XQuAD's
-  train-half questions, which no news article answers) show what it refuses.
+  article's (retrieval knows which article; the ranker knows which sentence). Chosen for
+  the best hit@1 (then hit@3) on the archive's tune half, among the weights that keep
+  retrieval's choice of article (article@1 as with the largest weight tried).
 
-The matcher's logits are computed once per question; the settings are replayed over them.
+The scores are computed once per question; the setting is replayed over them. Whether to
+answer at all is the answerability model's (bench/train_answerable.py).
 
-    .venv/bin/python bench/tune_matcher.py [--matcher default]   (build the archive first: bench/archive.py)
+With --matcher NAME, the same for a CrossEncoder (search.matcher_retrieval_weight), and
+search.matcher_min_score: the least best score that still answers, the highest that keeps
+every answerable question of the tune half answered, less a safety step (MARGIN), since the
+tune half is only 54 questions; off-topic questions (the tune half's 10, and XQuAD's
+train-half questions, which no news article answers) show what it refuses.
+
+    .venv/bin/python bench/tune_ranker.py [--matcher NAME]   (build the archive first: bench/archive.py)
 """
 
 from __future__ import annotations
@@ -38,22 +42,19 @@ from index.normalize import clean_text  # noqa: E402
 from index.search import MAX_QUESTION_CHARS, Searcher  # noqa: E402
 from index.when import time_scope  # noqa: E402
 
-WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
-MARGIN = 1.0  # logits below the lowest answerable tune question's best that still answer
+WEIGHTS = (0.0, 5.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0, 10000.0, 100000.0)
+MARGIN = 1.0  # below the lowest answerable tune question's best logit, what still answers
 
 
 def replay(searcher: Searcher, rows: list[dict]) -> list[dict]:
-    """Per question: the retrieval rule's verdict, the hits, the candidates and their logits."""
+    """Per question: the retrieval rule's verdict, the hits, the candidates and their scores."""
     index = searcher.index
     found = []
     for row in rows:
         asked = time_scope(clean_text(row["question"])[:MAX_QUESTION_CHARS]).text  # as ask() reads it
         [query] = searcher.queries([asked])
         hits = searcher.ranked(query, index, max(searcher.config.search.candidates, 10))
-        docs = list(dict.fromkeys(h.doc for h in hits))[: len(matching.SENTENCES_PER_ARTICLE)]
-        candidates = matching.candidates(index, hits, searcher._article_units(query, index, docs))
-        texts = [index.documents[c.doc].text[c.start : c.end] for c in candidates]
-        logits = searcher.matcher.scores(query.text, texts, np.array([c.cosine for c in candidates]))
+        candidates, features, logits = searcher.sentence_scores(query, hits, index)
         found.append(
             {
                 "row": row,
@@ -61,23 +62,43 @@ def replay(searcher: Searcher, rows: list[dict]) -> list[dict]:
                 "hits": hits,
                 "rule": searcher.answered(query, hits, index),
                 "candidates": candidates,
+                "features": features,
                 "logits": logits,
             }
         )
     return found
 
 
+def xquad_train_questions(xquad: Path) -> list[dict]:
+    """XQuAD's questions on its train-half articles (split.json), both languages: Wikipedia
+    topics (the Normans, prime numbers, the Rhine...) that no news article was written to answer."""
+    titles = set(json.loads((xquad / "split.json").read_text(encoding="utf-8"))["train"])
+    title_of = {}
+    for lang in ("ar", "en"):
+        for line in (xquad / f"corpus.{lang}.jsonl").open(encoding="utf-8"):
+            doc = json.loads(line)
+            title_of[doc["id"]] = doc["title"]
+    return [
+        q
+        for lang in ("ar", "en")
+        for q in map(json.loads, (xquad / f"queries.{lang}.jsonl").open(encoding="utf-8"))
+        if title_of.get(q["gold"][0]) in titles
+    ]
+
+
 def judged(searcher: Searcher, replays: list[dict], weight: float) -> dict:
-    """hit@1 and hit@3 of the answerable questions with `weight`, and each one's best logit."""
-    index, ranks, best = searcher.index, [], []
+    """hit@1, hit@3 and article@1 of the answerable questions with `weight`, and each one's best score."""
+    index, ranks, best, right = searcher.index, [], [], []
     for r in replays:
         matched = matching.rerank(index, r["hits"], r["candidates"], r["logits"], weight)
         passages = [searcher.passage(index, h, i, r["query"]) for i, h in enumerate(matched.hits[:3], 1)]
         ranks.append(next((p.rank for p in passages if holds_evidence(r["row"], p)), None))
+        right.append(bool(passages) and passages[0].doc_id.split("#")[-1] == r["row"]["doc"])
         best.append(matched.best if r["rule"] else -np.inf)
     return {
         "hit@1": float(np.mean([k == 1 for k in ranks])),
         "hit@3": float(np.mean([k is not None for k in ranks])),
+        "article@1": float(np.mean(right)),
         "best": np.array(best),
     }
 
@@ -91,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
-    parser.add_argument("--matcher", default="default", help="the matcher to tune: default, or a CrossEncoder")
+    parser.add_argument("--matcher", default="off", help="a CrossEncoder to tune instead of the ranker")
     args = parser.parse_args()
     config = load_config(args.config)
     config = dataclasses.replace(config, search=dataclasses.replace(config.search, matcher=args.matcher))
@@ -102,42 +123,42 @@ def main() -> None:
     ]
     halves = {half: [r for r in rows if r["half"] == half and r["doc"]] for half in ("tune", "heldout", "extra")}
     off = {half: [r for r in rows if r["half"] == half and not r["doc"]] for half in ("tune", "heldout", "extra")}
-    titles = set(json.loads((args.xquad / "split.json").read_text(encoding="utf-8"))["train"])
-    corpus_titles = {}
-    for lang in ("ar", "en"):
-        for line in (args.xquad / f"corpus.{lang}.jsonl").open(encoding="utf-8"):
-            doc = json.loads(line)
-            corpus_titles[doc["id"]] = doc["title"]
-    xquad_train = [
-        q
-        for lang in ("ar", "en")
-        for q in map(json.loads, (args.xquad / f"queries.{lang}.jsonl").open(encoding="utf-8"))
-        if corpus_titles.get(q["gold"][0]) in titles
-    ][::4]  # a quarter of them: enough to see the rate
+    xquad_train = xquad_train_questions(args.xquad)[::4]  # a quarter of them: enough to see the rate
     print(f"replaying {sum(map(len, halves.values()))} answerable, {len(xquad_train)} XQuAD train", file=sys.stderr)
     answerable = {half: replay(searcher, r) for half, r in halves.items()}
+
+    print(f"{'weight':>8}" + "".join(f"{h + ' hit@1/@3/article@1':>30}" for h in answerable))
+    tried = {}
+    for weight in WEIGHTS:
+        tried[weight] = figures = {half: judged(searcher, r, weight) for half, r in answerable.items()}
+        print(
+            f"{weight:>8g}"
+            + "".join(f"{f['hit@1']:>14.3f} / {f['hit@3']:.3f} / {f['article@1']:.3f}" for f in figures.values())
+        )
+    # Retrieval chooses the article best (article first: the largest weight's figure); among the
+    # weights that keep its choice on the tune half, the best hit@1, then hit@3.
+    keeps = tried[WEIGHTS[-1]]["tune"]["article@1"]
+    choice = max(
+        ((w, f["tune"]) for w, f in tried.items() if f["tune"]["article@1"] >= keeps),
+        key=lambda item: (item[1]["hit@1"], item[1]["hit@3"]),
+    )
+    weight, tune = choice
+    if args.matcher == "off":
+        print(f"\nchosen on the tune half: ranker_retrieval_weight {weight:g}")
+        print("\nreproduce: .venv/bin/python bench/tune_ranker.py")
+        return
     offtopic = {half: replay(searcher, r) for half, r in off.items()}
     offtopic["xquad train"] = replay(searcher, xquad_train)
-
-    print(f"{'weight':>8}" + "".join(f"{h + ' hit@1/@3':>22}" for h in answerable))
-    choice = None
-    for weight in WEIGHTS:
-        figures = {half: judged(searcher, r, weight) for half, r in answerable.items()}
-        print(f"{weight:>8g}" + "".join(f"{f['hit@1']:>14.3f} / {f['hit@3']:.3f}" for f in figures.values()))
-        tune = figures["tune"]
-        if choice is None or (tune["hit@1"], tune["hit@3"]) > (choice[1]["hit@1"], choice[1]["hit@3"]):
-            choice = (weight, tune)
-    weight, tune = choice
     kept = tune["best"][np.isfinite(tune["best"])]
     if not len(kept):
-        sys.exit("tune_matcher: the retrieval rule answers no question of the tune half")
+        sys.exit("tune_ranker: the retrieval rule answers no question of the tune half")
     print(
         f"\n{'bar':>8}"
         + "".join(f"{'answered ' + h:>18}" for h in answerable)
         + "".join(f"{'refused ' + h:>18}" for h in offtopic)
     )
     lines = {half: judged(searcher, r, weight)["best"] for half, r in answerable.items()}
-    for b in np.arange(-6.0, 4.01, 1.0):
+    for b in np.linspace(float(kept.min()) - 1, float(np.median(kept)), 9):
         print(
             f"{b:>8.1f}"
             + "".join(f"{np.mean(best >= b):>18.3f}" for best in lines.values())
@@ -150,7 +171,7 @@ def main() -> None:
         print(f"  answerable {half}: {np.mean(best >= bar):.3f} answered of {len(best)}")
     for half, r in offtopic.items():
         print(f"  off-topic {half}: {refused(r, bar):.3f} refused of {len(r)}")
-    print("\nreproduce: .venv/bin/python bench/tune_matcher.py")
+    print(f"\nreproduce: .venv/bin/python bench/tune_ranker.py --matcher {args.matcher}")
 
 
 if __name__ == "__main__":
