@@ -278,8 +278,8 @@ def features(question: Question, article: Article, candidates: list[tuple[int, i
         cosine = float(cosines[units].max())
         second_cosine = float(second[units].max()) if second is not None else 0.0
         vector = units_of[units].mean(axis=0)
-        around = (table.chunk_spans[:, 0] <= a) & (a < table.chunk_spans[:, 1])
         vector = vector / (np.linalg.norm(vector) or 1.0)
+        around = (table.chunk_spans[:, 0] <= a) & (a < table.chunk_spans[:, 1])  # the chunks holding it
         held_number, held_time = holds_number(sentence), holds_time(sentence)
         position = next((i for i, (sa, sb) in enumerate(sentences) if sa <= a < sb), 0)
         rows.append(
