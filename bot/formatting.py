@@ -184,6 +184,8 @@ def answer_messages(answer: Answer, ui_lang: str) -> list[str]:
         header = text("answer_header", ui_lang)
         if answer.period:
             header = text("answer_header_period", ui_lang, period=esc(human_period(*answer.period, ui_lang)))
+        elif answer.no_single_story:
+            header = text("answer_header_no_story", ui_lang)
     budget = MAX_UTF16 - utf16_len(header) - 2
     blocks = [passage_block(p, p.rank, ui_lang, budget) for p in answer.passages]
     return pack(blocks, header)

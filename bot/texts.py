@@ -47,6 +47,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "answer_header": {"ar": "🔎 من المقالات:", "en": "🔎 From the articles:"},
     "answer_header_period": {"ar": "🔎 من المقالات المؤرخة {period}:", "en": "🔎 From articles dated {period}:"},
+    "answer_header_no_story": {
+        "ar": "🔎 لم أجد قصة واحدة تجيب عن هذا؛ هذه أقرب المقالات إليه:",
+        "en": "🔎 No single story answers this; the closest articles:",
+    },
     "no_answer": {
         "ar": "لم أجد في المقالات ما يجيب عن هذا السؤال.\nجرّب صياغة أخرى أو كلمات من الخبر نفسه "
         "(أسماء، أماكن، تواريخ)، أو اطلب /sources لترى ما أعرفه.",

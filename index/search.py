@@ -130,6 +130,7 @@ class Answer:
     took_ms: float = 0.0
     more: bool = False  # further passages exist past these
     period: tuple[str, str] | None = None  # the days (ISO) the question asked about, if any
+    no_single_story: bool = False  # asked how something developed, but no one story answers: as ranked
 
     def to_dict(self) -> dict:
         answer = {
@@ -141,6 +142,8 @@ class Answer:
         }
         if self.period:
             answer["period"] = {"from": self.period[0], "to": self.period[1]}
+        if self.no_single_story:
+            answer["no_single_story"] = True
         return answer
 
 
@@ -429,7 +432,8 @@ class Searcher:
     def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Passages offset..offset+k for `question`, or an abstention when nothing is relevant.
         A time expression in the question keeps to articles dated in its period (undated ones
-        after them); "latest" puts the newest relevant articles first."""
+        after them); "latest" shows the story the most relevant articles tell, its events newest
+        first (stories.asked_story), or, with no one story clear, the passages as ranked."""
         began = time.perf_counter()
         k = k or self.config.search.top_k
         cleaned = clean_text(question)[:MAX_QUESTION_CHARS]
@@ -450,10 +454,16 @@ class Searcher:
             hits = self.ranked(query, index, max(self.config.search.candidates, k))
             answered = self.answered(query, hits, index)
         hits, answered = self.decide(query, hits, index, answered)
+        no_single_story = False
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:
-            hits = self._newest_first(query, hits, index)
+            # Relevance decides the story, then its events come newest first; with no one
+            # story clear, the passages stay as ranked (a newer article is not a better one).
+            story = stories.asked_story([h.doc for h in self.relevant(query, hits, index)], index)
+            if story:
+                hits = [hits[i] for i in stories.story_first([h.doc for h in hits], story, index)]
+            no_single_story = story is None
         passages = []
         if answered:
             hits = self._fold_repeats(query, hits, index, offset + k)
@@ -465,7 +475,8 @@ class Searcher:
             ]
         took = (time.perf_counter() - began) * 1000
         period = tuple(day.isoformat() for day in scope.period) if scope.period else None
-        return Answer(cleaned, query.lang, answered, passages, took, answered and len(hits) > offset + k, period)
+        more = answered and len(hits) > offset + k
+        return Answer(cleaned, query.lang, answered, passages, took, more, period, no_single_story)
 
     def outlet(self, index: Index, row: int) -> str:
         """Who published the article of `row`, by its display name (sources.outlets)."""
@@ -598,13 +609,6 @@ class Searcher:
         index = index or self.index
         [query] = self.queries([clean_text(question)[:MAX_QUESTION_CHARS]])
         return list(dict.fromkeys(h.doc for h in self.relevant(query, self.ranked(query, index), index)))
-
-    def _newest_first(self, query: Query, hits: list[Hit], index: Index) -> list[Hit]:
-        """The passages relevant enough to answer, newest article first (undated last); the
-        rest after them, as ranked."""
-        relevant = self.relevant(query, hits, index)
-        shown = {id(h) for h in relevant}
-        return sorted(relevant, key=lambda h: -index.doc_days[h.doc]) + [h for h in hits if id(h) not in shown]
 
     @staticmethod
     def highlight(index: Index, hit: Hit, query: Query) -> tuple[int, int]:

@@ -1,0 +1,68 @@
+"""Questions about how something developed: relevance decides the story, then its events come
+newest first, one passage each; a question no one story answers gets the best matches."""
+
+import pytest
+
+from bot.formatting import answer_messages
+from bot.texts import text
+from index.build import build_from_config
+from index.config import load_config
+from index.search import Searcher
+from index.when import time_scope
+from tests.conftest import write_config
+from tests.test_stories import ROWS, corpus
+
+NEWER = [
+    {  # newer than the dam story and mentions its words, but is another story
+        "id": "tigris-boats",
+        "url": "https://news.example.org/boats",
+        "date": "2026-05-20T10:00:00+00:00",
+        "title": "Boat trips return to the Tigris below the Mosul Dam",
+        "text": "Tour operators resumed boat trips on the Tigris near Mosul on Wednesday, sailing past "
+        "the villages below the Mosul Dam.\n\nA ticket costs 5,000 dinars, one operator said.",
+    },
+    {  # newer than the cinema, another story
+        "id": "jeddah-cinema",
+        "url": "https://news.example.org/jeddah",
+        "date": "2026-06-02T08:00:00+00:00",
+        "title": "Jeddah gets a second cinema",
+        "text": "A cinema opened in a Jeddah shopping mall on Tuesday, the second in the city.\n\n"
+        "It has eight screens and a family hall, its operator said.",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory, models):
+    folder = tmp_path_factory.mktemp("story-answers")
+    config = load_config(write_config(folder))
+    build_from_config(config, models, corpus=corpus(folder, ROWS + NEWER), warn=lambda _: None)
+    return Searcher(config, models)
+
+
+def name(passage) -> str:
+    return passage.doc_id.split("#")[-1]
+
+
+@pytest.mark.parametrize(
+    "question", ["What happened with the Mosul Dam on the Tigris?", "ما آخر تطورات انهيار سد الموصل على نهر دجلة؟"]
+)
+def test_a_story_question_gets_the_story_events_newest_first_one_passage_each(searcher, question):
+    answer = searcher.ask(question, k=3)
+    assert answer.answered and not answer.no_single_story
+    arrests, burst = answer.passages[:2]
+    assert name(arrests) == "bbc-arrests"  # the story's newest event, though a newer article is relevant too
+    assert name(burst) in ("bbc-dam", "bbc-dam-world", "f24-dam")  # one passage for the three articles of the burst
+    assert arrests.story == burst.story and arrests.event != burst.event and arrests.date > burst.date
+    assert all(p.story != arrests.story for p in answer.passages[2:])
+
+
+def test_a_latest_question_no_story_answers_gets_the_best_matches_and_says_so(searcher):
+    question = "What is the latest on the cinema in Riyadh?"
+    answer = searcher.ask(question, k=3)
+    assert answer.answered and answer.no_single_story and answer.to_dict()["no_single_story"]
+    assert name(answer.passages[0]) == "cinema"  # the best match, though another cinema opened since
+    as_ranked = searcher.ask(time_scope(question, searcher.today()).text, k=3)
+    assert [p.doc_id for p in answer.passages] == [p.doc_id for p in as_ranked.passages]
+    for lang in ("ar", "en"):
+        assert answer_messages(answer, lang)[0].startswith(text("answer_header_no_story", lang))
