@@ -5,15 +5,17 @@ Each question is asked of the archive as a user asks it (bench/archive.py's inde
 then the sentence ranker over the candidates), and only those the retrieval rule answers (its
 least score and margins apply first) are learned from or counted.
 - learned from: answerable, the archive's `tune` half and news_qa's learned share (the split of
-  bench/train_ranker.py); not answerable, the tune half's off-topic questions and half of
-  XQuAD's train-half questions (Wikipedia topics no 2018 news article answers);
+  bench/train_ranker.py); not answerable, the tune half's off-topic questions, the 80 of
+  bench/data/off_topic_train.jsonl and half of XQuAD's train-half questions (Wikipedia topics
+  no 2018 news article answers; --no-xquad leaves them out);
 - held out: the archive's `heldout` and `extra` questions, news_qa's held-out share, and the
   off-topic questions of the held-out half and of off_topic_extra.jsonl (bench/archive.py
   adds XQuAD's test half).
 The bar is the highest that keeps KEEP of the learned answerable questions answered; each
 class weighs the same in all, whatever its count.
 
-    .venv/bin/python bench/train_answerable.py [--write]   (build the archive first: bench/archive.py)
+    .venv/bin/python bench/train_answerable.py [--drop FEATURE] [--no-xquad] [--write]
+    (build the archive first: bench/archive.py)
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from index.embed import load_models  # noqa: E402
 from index.search import Searcher  # noqa: E402
 
 KEEP = 0.97
-LEARNED = ("tune", "news_qa detail", "news_qa lead", "off-topic tune", "xquad train")
+LEARNED = ("tune", "news_qa detail", "news_qa lead", "off-topic tune", "off-topic train", "xquad train")
+OFF_TOPIC_TRAIN = ROOT / "bench" / "data" / "off_topic_train.jsonl"
 
 
 def features(r: dict, columns: list[int]) -> np.ndarray:
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "data" / "xquad")
     parser.add_argument("--drop", action="append", default=[], help="leave out this feature (repeatable)")
+    parser.add_argument("--no-xquad", action="store_true", help="learn without XQuAD's questions as negatives")
     parser.add_argument("--write", action="store_true", help=f"write {ranker.ANSWERABLE.relative_to(ROOT)}")
     args = parser.parse_args()
     config = load_config(args.config)
@@ -66,7 +70,7 @@ def main() -> None:
     sets: dict[str, list[dict]] = defaultdict(list)
     for row in read_questions():
         sets[row["set"]].append(row)
-    for path in (QUESTIONS, EXTRA_OFF_TOPIC):
+    for path in (QUESTIONS, EXTRA_OFF_TOPIC, OFF_TOPIC_TRAIN):
         for row in map(json.loads, path.open(encoding="utf-8")):
             if not row["doc"]:
                 sets[f"off-topic {row['half']}"].append(row)
@@ -81,8 +85,9 @@ def main() -> None:
 
     names = [n for n in ranker.QUESTION_FEATURES if n not in args.drop]
     columns = [ranker.QUESTION_FEATURES.index(n) for n in names]
-    X = np.array([features(r, columns) for name in LEARNED for r in asked[name]])
-    y = np.array([answers[name] for name in LEARNED for r in asked[name]], dtype=float)
+    learned = [name for name in LEARNED if not (args.no_xquad and name == "xquad train")]
+    X = np.array([features(r, columns) for name in learned for r in asked[name]])
+    y = np.array([answers[name] for name in learned for r in asked[name]], dtype=float)
     scaler = StandardScaler().fit(X)
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000, random_state=SEED)
     model.fit(scaler.transform(X), y)
@@ -98,17 +103,17 @@ def main() -> None:
         name: np.array([answerable.probability(features(r, list(range(len(ranker.QUESTION_FEATURES))))) for r in rs])
         for name, rs in asked.items()
     }
-    learned = np.concatenate([p[name] for name in LEARNED if answers[name]])
-    bar = float(np.quantile(learned, 1 - KEEP))
+    kept = np.concatenate([p[name] for name in learned if answers[name]])
+    bar = float(np.quantile(kept, 1 - KEEP))
     print(f"\n{'':<28}{'n':>5}{'asked':>7}  answered at bar {bar:.3f} (the rule's refusals count as refused)")
-    for name in sorted(sets, key=lambda n: (n not in LEARNED, n)):
+    for name in sorted(sets, key=lambda n: (n not in learned, n)):
         share = float(np.sum(p[name] >= bar)) / len(sets[name])
-        side = "learned" if name in LEARNED else "held out"
+        side = "learned" if name in learned else "held out"
         print(f"{name:<28}{len(sets[name]):>5}{len(asked[name]):>7}  {share:.3f}  ({side})")
-    shown = ["tune", "heldout", "extra", "seeds alone", "off-topic heldout", "off-topic extra", "xquad train"]
+    shown = ["tune", "heldout", "extra", "seeds alone", "off-topic train", "off-topic heldout", "off-topic extra"]
     print(f"\n{'keep':>6}{'bar':>7}" + "".join(f"{n[:14]:>16}" for n in shown))
     for keep in (0.99, 0.98, 0.97, 0.95, 0.93, 0.90):
-        b = float(np.quantile(learned, 1 - keep))
+        b = float(np.quantile(kept, 1 - keep))
         print(f"{keep:>6.2f}{b:>7.3f}" + "".join(f"{np.sum(p[n] >= b) / len(sets[n]):>16.3f}" for n in shown))
     print("\nweights: " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(names, saved["weights"])))
     print(f"chosen: search.min_answerability {bar:.3f}")
