@@ -5,7 +5,7 @@ The questions (bench/data/story_questions.jsonl, 15 events of bench/data/event_c
 one English and one Arabic question each, written from the events' names) ask how an event
 developed. A first passage counts when its article is one of the event's, or of the event's
 or story's groups as built. Also printed: how many answers were flagged as "no single story",
-and how many of those whose story was found show their passages newest first.
+and of those whose story was found, how many show that story's passages newest first.
 
     .venv/bin/python bench/story_answers.py   (build the archive first: bench/archive.py)
 """
@@ -48,7 +48,8 @@ def main() -> None:
         answer = searcher.ask(question["question"])
         first = index.doc_row[answer.passages[0].doc_id] if answer.passages else None
         found = first in gold or bool({index.story_of.get(first), index.event_of.get(first)} & groups - {None})
-        days = [p.date or "" for p in answer.passages]
+        story = answer.passages[0].story if answer.passages else None
+        days = [p.date or "" for p in answer.passages if p.story == story]  # the story's own
         newest_first = days == sorted(days, reverse=True)
         results[question["lang"]].append((found, answer.no_single_story, newest_first))
         results["all"].append(results[question["lang"]][-1])

@@ -21,6 +21,7 @@ class weighs the same in all, whatever its count.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections import defaultdict
@@ -118,7 +119,10 @@ def main() -> None:
     print("\nweights: " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(names, saved["weights"])))
     print(f"chosen: search.min_answerability {bar:.3f}")
     if args.write:
-        saved.update(bar=bar, seed=SEED, data_sha256=checksums())
+        read = (OFF_TOPIC_TRAIN, EXTRA_OFF_TOPIC, SEED_QUESTIONS, args.xquad / "split.json")
+        read += tuple(args.xquad / f"queries.{lang}.jsonl" for lang in ("ar", "en"))
+        digests = {str(p.resolve().relative_to(ROOT.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in read}
+        saved.update(bar=bar, seed=SEED, data_sha256={**checksums(), **digests})
         ranker.ANSWERABLE.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
         print(f"written: {ranker.ANSWERABLE.relative_to(ROOT)}")
     print("\nreproduce: .venv/bin/python bench/train_answerable.py " + " ".join(sys.argv[1:]))

@@ -42,10 +42,9 @@ from index.config import load_config  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.embed import load_models  # noqa: E402
 from index.lexical import spelled_alike  # noqa: E402
-from index.matcher import asks  # noqa: E402
+from index.matcher import SENTENCES_PER_ARTICLE, article_candidates  # noqa: E402
 from index.normalize import clean_text  # noqa: E402
 from index.search import Searcher  # noqa: E402
-from index.split import LONG_SENTENCE_WORDS  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 ARCHIVE = SHARED / "news_ar" / "articles.jsonl"
@@ -57,7 +56,7 @@ SETS = (
 SEED = 20261206
 HELD_OUT_SHARE = 0.3
 FOLDS = 5
-QUOTA = 10  # candidates from the first article (matcher.SENTENCES_PER_ARTICLE[0])
+QUOTA = SENTENCES_PER_ARTICLE[0]  # candidates, as from the first article a search finds
 HELD_OUT = ("heldout", "news_qa heldout detail", "news_qa heldout lead")
 
 
@@ -77,22 +76,6 @@ def read_questions() -> list[dict]:
         else:
             row["set"] = row["half"]
     return rows
-
-
-def candidates(article: ranker.Article, cosines: np.ndarray, quota: int = QUOTA) -> list[tuple[int, int]]:
-    """As search reads the first article: its units closest to the question, whole sentences
-    unless long, never a question."""
-    found: list[tuple[int, int]] = []
-    for i in np.argsort(-cosines, kind="stable"):
-        start, end, s_start, s_end = (int(v) for v in article.vectors.spans[i])
-        whole = len(article.text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
-        span = (s_start, s_end) if whole else (start, end)
-        if span in found or asks(article.text[span[0] : span[1]]):
-            continue
-        found.append(span)
-        if len(found) == quota:
-            break
-    return found
 
 
 def evidence_spans(text: str, evidence: list[str]) -> list[tuple[int, int]]:
@@ -127,7 +110,9 @@ def examples(rows: list[dict], config) -> list[dict]:
         doc = row_of[r["doc"]]
         d = index.documents[doc]
         article = ranker.Article(d.title, d.text, d.lang, tables[doc])
-        cands = candidates(article, tables[doc].vectors @ query.vector)
+        cosines = tables[doc].vectors @ query.vector
+        units = [(*map(int, span), float(c)) for span, c in zip(tables[doc].spans, cosines)]
+        cands = [(a, b) for a, b, _ in article_candidates(d.text, units, QUOTA)]
         gold = evidence_spans(d.text, r["evidence"])
         labels = [any(a < e_end and e_start < b for e_start, e_end in gold) for a, b in cands]
         question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector)

@@ -308,8 +308,13 @@ def following_message(follows: Sequence, ui_lang: str) -> str:
     lines = [text("following_header", ui_lang, n=len(follows))]
     for n, f in enumerate(follows, 1):
         kind = text(f"following_{f.kind}", ui_lang)
-        lines.append(f"{n}. {kind}: {esc(isolate(shorten(f.label, MAX_TITLE_CHARS), ui_lang))}")
+        lines.append(f"{n}. {kind}: {follow_label(f.label, ui_lang)}")
     return "\n".join(_fit_lines(lines))
+
+
+def follow_label(label: str, ui_lang: str) -> str:
+    """What a follow is called in a message: its words or its story's title, short, escaped."""
+    return esc(isolate(shorten(label, MAX_TITLE_CHARS), ui_lang))
 
 
 def push_messages(groups: Sequence[tuple], ui_lang: str) -> list[tuple[str, list[int]]]:
@@ -320,9 +325,7 @@ def push_messages(groups: Sequence[tuple], ui_lang: str) -> list[tuple[str, list
     messages: list[tuple[str, list[int]]] = []
     current, numbers, n = "", [], 0
     for follow, passages in groups:
-        header = text(
-            f"push_{follow.kind}", ui_lang, label=esc(isolate(shorten(follow.label, MAX_TITLE_CHARS), ui_lang))
-        )
+        header = text(f"push_{follow.kind}", ui_lang, label=follow_label(follow.label, ui_lang))
         blocks = []
         for p in passages:
             n += 1

@@ -32,6 +32,7 @@ from .access import Access, RateLimiter
 from .delivery import with_retries
 from .formatting import (
     answer_messages,
+    follow_label,
     following_message,
     inline_message,
     latest_message,
@@ -327,7 +328,7 @@ async def _may_follow(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: 
 async def _added(update: Update, s: BotState, follow: Follow, lang: str) -> None:
     """Store a follow and say what came of it."""
     outcome, follow = await asyncio.to_thread(s.follows.add, follow, s.config.bot.max_follows)
-    label = esc_label(follow.label)
+    label = follow_label(follow.label, lang)
     if outcome == "full":
         said = text("follow_full", lang, n=s.config.bot.max_follows)
     elif outcome == "exists":
@@ -337,10 +338,6 @@ async def _added(update: Update, s: BotState, follow: Follow, lang: str) -> None
     if update.callback_query:
         await update.callback_query.answer()
     await _send(update.effective_message, [said])
-
-
-def esc_label(label: str) -> str:
-    return html.escape(shorten(label, 120), quote=False)
 
 
 async def follow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -402,7 +399,9 @@ async def unfollow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await _send(update.effective_message, [text("unfollow_usage", lang)])
         return
     await asyncio.to_thread(s.follows.remove, follows[number - 1].id)
-    await _send(update.effective_message, [text("unfollowed", lang, label=esc_label(follows[number - 1].label))])
+    await _send(
+        update.effective_message, [text("unfollowed", lang, label=follow_label(follows[number - 1].label, lang))]
+    )
 
 
 async def _unfollow_button(update: Update, context: ContextTypes.DEFAULT_TYPE, follow_id: str) -> None:
@@ -416,7 +415,7 @@ async def _unfollow_button(update: Update, context: ContextTypes.DEFAULT_TYPE, f
         return
     await asyncio.to_thread(s.follows.remove, follow.id)
     await query.answer()
-    await _send(query.message, [text("unfollowed", lang, label=esc_label(follow.label))])
+    await _send(query.message, [text("unfollowed", lang, label=follow_label(follow.label, lang))])
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

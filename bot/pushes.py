@@ -48,9 +48,6 @@ class Pusher:
         self._last_sent: dict[int, float] = {}
         service.on_switch.append(self._wake.set)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def run(self) -> None:
         """Look for new articles and deliver what is due, at start, at every new build, and every
         RECHECK_SECONDS, until cancelled; a failure is logged and the next round tries again."""
@@ -66,7 +63,7 @@ class Pusher:
                 await asyncio.wait_for(self._wake.wait(), RECHECK_SECONDS)
 
     async def step(self) -> None:
-        await asyncio.to_thread(self.take_in)
+        await self.service.searching(self.take_in)
         await asyncio.to_thread(self.follows.expire, self.config.bot.follow_catch_up_days)
         for chat in await asyncio.to_thread(self.follows.due_chats):
             await self.deliver(chat)
@@ -112,14 +109,17 @@ class Pusher:
         for follow, article, event, passage in claimed:
             groups.setdefault((follow, event or article), []).append((article, passage_of(passage)))
         lang = claimed[0][0].lang
+        # follow id -> (follow, its passages, the (follow, article) pushes each passage shows):
+        # passages are numbered follow by follow, so their pushes are kept in the same order
         by_follow: OrderedDict[str, tuple] = OrderedDict()
-        keys: list[tuple[str, str]] = []  # (follow, article) of each passage shown, by its number
         for (follow, _), found in groups.items():
             shown = _with_other_outlets(found[0][1], [p for _, p in found[1:]])
-            by_follow.setdefault(follow.id, (follow, []))[1].append(shown)
-            keys.append([(follow.id, article) for article, _ in found])
-        messages = push_messages(list(by_follow.values()), lang)
-        passages = [p for _, found in by_follow.values() for p in found]
+            _, shown_of, pushes_of = by_follow.setdefault(follow.id, (follow, [], []))
+            shown_of.append(shown)
+            pushes_of.append([(follow.id, article) for article, _ in found])
+        messages = push_messages([(follow, shown) for follow, shown, _ in by_follow.values()], lang)
+        passages = [p for _, shown, _ in by_follow.values() for p in shown]
+        keys = [pushes for _, _, pushes_of in by_follow.values() for pushes in pushes_of]  # by passage number
         answer = Answer("", lang, True, [_numbered(p, n) for n, p in enumerate(passages, 1)])
         key = await asyncio.to_thread(self.questions.add, answer, lang)  # the Timeline buttons, durable
         try:

@@ -50,6 +50,12 @@ class SearchService:
         self._store_problem = None  # the last reason the store could not be asked, logged once
         self.on_switch: list = []  # called (on the event loop) after a newer build is served
 
+    async def searching(self, work, *args):
+        """`work(*args)` in a worker thread, as one of the searches bot.max_concurrent_searches
+        allows at once (pushes to followers search too)."""
+        async with self._slots:
+            return await asyncio.to_thread(work, *args)
+
     async def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         async with self._slots:
             answer = await asyncio.to_thread(self.searcher.ask, question, k, offset)

@@ -105,13 +105,17 @@ class SearchConfig:
     min_score: float = field(default=0.736, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_score_cross_language: float = field(default=0.693, metadata=_check(lambda v: -1.0 <= v <= 1.0, "must be -1..1"))
     min_margin: MarginConfig = field(default_factory=MarginConfig)
-    ranker: str = field(default="default", metadata=_check(lambda v: v in ("default", "off"), "must be default or off"))
+    ranker: str = field(
+        default="default",
+        metadata={**_check(lambda v: v in ("default", "off"), "must be default or off"), "false_reads": "off"},
+    )
     ranker_retrieval_weight: float = field(default=200.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
     min_answerability: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "must be 0..1"))
     matcher: str = field(
         default="off",
         metadata={**_check(bool, "must be off, or a CrossEncoder name or path"), "false_reads": "off"},
     )
+    # for a CrossEncoder: set on its own scale (bench/tune_ranker.py --matcher NAME)
     matcher_min_score: float = field(default=-0.64, metadata=_check(lambda v: -50 <= v <= 50, "must be -50..50"))
     matcher_retrieval_weight: float = field(default=50.0, metadata=_check(lambda v: 0 <= v <= 1000, "must be 0..1000"))
 
@@ -135,7 +139,8 @@ class BotConfig:
     max_concurrent_searches: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 64, "must be 1..64"))
     reload_check_seconds: float = field(default=5.0, metadata=_check(lambda v: v > 0, "must be positive"))
     button_days: float = field(default=7.0, metadata=_check(lambda v: v > 0, "must be positive"))
-    max_follows: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 1000, "must be 1..1000"))
+    # at most 100: /following lists them with a button each, and Telegram takes 100 buttons a message
+    max_follows: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 100, "must be 1..100"))
     follow_catch_up_days: float = field(default=3.0, metadata=_check(lambda v: v > 0, "must be positive"))
     log_questions: bool = False
 

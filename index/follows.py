@@ -309,7 +309,7 @@ def due_pushes(searcher, index, follows: list[Follow], rows: list[int]) -> list[
         hits = [h for h in searcher.ranked(query, index, CANDIDATES, period) if h.doc in new]
         if follow.kind == "story":
             own = index.doc_row.get(follow.doc or "")
-            story = index.story_of.get(own) if own is not None else follow.story
+            story = (index.story_of.get(own) if own is not None else None) or follow.story
             chosen = [r for r in rows if story and index.story_of.get(r) == story and r != own]
         else:
             relevant = searcher.relevant(query, hits, index)

@@ -77,19 +77,27 @@ def candidates(index: Index, hits: list, units: dict[int, list[tuple[int, int, i
         first_hit.setdefault(h.doc, i)
         if len(first_hit) == len(SENTENCES_PER_ARTICLE):
             break
-    found = []
-    for (doc, i), quota in zip(first_hit.items(), SENTENCES_PER_ARTICLE):
-        text, seen, taken = index.documents[doc].text, set(), 0
-        for start, end, s_start, s_end, cosine in sorted(units.get(doc, []), key=lambda u: -u[4]):
-            if taken == quota:
-                break
-            whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
-            span = (s_start, s_end) if whole else (start, end)
-            if span in seen or asks(text[span[0] : span[1]]):
-                continue
-            seen.add(span)
-            found.append(Candidate(i, doc, span[0], span[1], cosine))
-            taken += 1
+    return [
+        Candidate(i, doc, start, end, cosine)
+        for (doc, i), quota in zip(first_hit.items(), SENTENCES_PER_ARTICLE)
+        for start, end, cosine in article_candidates(index.documents[doc].text, units.get(doc, []), quota)
+    ]
+
+
+def article_candidates(
+    text: str, units: list[tuple[int, int, int, int, float]], quota: int
+) -> list[tuple[int, int, float]]:
+    """(start, end, cosine) of an article's `quota` candidates: its units closest to the
+    question, each read as its whole sentence unless that is long, never a question."""
+    found: list[tuple[int, int, float]] = []
+    for start, end, s_start, s_end, cosine in sorted(units, key=lambda u: -u[4]):
+        if len(found) == quota:
+            break
+        whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
+        span = (s_start, s_end) if whole else (start, end)
+        if any(span == f[:2] for f in found) or asks(text[span[0] : span[1]]):
+            continue
+        found.append((*span, cosine))
     return found
 
 

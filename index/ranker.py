@@ -66,7 +66,7 @@ _ASKS = {
     "time": re.compile(
         r"\bwhen\b|\b(what|which) (year|month|day|date|time)\b|(^|\s)(متى|تاريخ)(\s|$)|(أي|اي) (عام|سنة|يوم|شهر|تاريخ)"
     ),
-    "reason": re.compile(r"\bwhy\b|\bwhat (caused|led|prompted)\b|(^|\s)(لماذا|لم|سبب|أسباب)(\s|$)|ما سبب|ما الذي دفع"),
+    "reason": re.compile(r"\bwhy\b|\bwhat (caused|led|prompted)\b|(^|\s)(لماذا|لم|سبب|اسباب)(\s|$)|ما سبب|ما الذي دفع"),
 }
 
 _NUMBER_WORDS = frozenset(
@@ -84,22 +84,11 @@ _TIME_WORDS = frozenset(
     "march april may june july august september october november december monday tuesday wednesday thursday "
     "friday saturday sunday yesterday today tomorrow year years ago morning evening night".split()
 )
-_REASON_WORDS = (
-    "بسبب",
-    "لأن",
-    "لان",
-    "نتيجة",
-    "إثر",
-    "اثر",
-    "بهدف",
-    "من أجل",
-    "بداعي",
-    "على خلفية",
-    "احتجاجا",
-    "because",
-    "due to",
-    "in order to",
-    "after",
+# A cause, as a word of its own: Arabic ones at a word's start (a conjunction و or ف may lead,
+# a pronoun may follow: «ولأنه»), English ones whole («after», not «afternoon»).
+_REASON = re.compile(
+    r"(?<![^\W\d_])[وف]?(بسبب|لان|نتيجة|اثر|بهدف|من اجل|بداعي|على خلفية|احتجاجا)"
+    r"|\b(because|due to|in order to|after)\b"
 )
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -134,8 +123,7 @@ def holds_time(text: str) -> bool:
 
 
 def holds_reason(text: str) -> bool:
-    folded = spelled_alike(text.lower())
-    return any(spelled_alike(w) in folded for w in _REASON_WORDS)
+    return bool(_REASON.search(spelled_alike(text.lower())))
 
 
 # Latin names against their Arabic spelling: both written as a skeleton of consonant classes

@@ -300,23 +300,24 @@ STORY_VOTES = 3  # of the relevant articles, best first, that decide which story
 
 def asked_story(relevant: list[int], index) -> str | None:
     """The story a question about how something developed asks about, from the rows of its
-    relevant articles, best first: the best one's story, when that story has more than one
-    event and holds most of the first STORY_VOTES of them (of all of them, when fewer). Else
-    None: the best article stands alone, or the first ones are split between stories."""
+    relevant articles, best first: the best one's story, when it holds most of the first
+    STORY_VOTES of them (of all of them, when fewer). Else None: the first ones are split
+    between stories."""
     first = list(dict.fromkeys(relevant))[:STORY_VOTES]
     story = index.story_of.get(first[0]) if first else None
     if story is None:
         return None
-    events = {index.event_of[row] for row in index.story_rows[story]}
     held = sum(index.story_of.get(row) == story for row in first)
-    return story if len(events) > 1 and held > len(first) / 2 else None
+    return story if held > len(first) / 2 else None
 
 
 def story_first(docs: list[int], story: str, index) -> list[int]:
     """An order of passages (the row of each one's article, best first) for a question about
     `story`: the best passage of each of its events, newest article first (undated last), then
     the passages of other stories as they were. The story's other passages are left out: one
-    passage an event, and its Timeline shows the rest."""
+    passage an event, and its Timeline shows the rest. A story of one event keeps its order."""
+    if len({index.event_of[row] for row in index.story_rows[story]}) < 2:
+        return list(range(len(docs)))
     best_of_event: dict[str, int] = {}
     for i, row in enumerate(docs):
         if index.story_of.get(row) == story:

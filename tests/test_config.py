@@ -43,10 +43,12 @@ def test_bad_keys_and_values_are_errors_naming_the_key(tmp_path, text, key):
         load_config(write(tmp_path, text))
 
 
-def test_an_unquoted_off_turns_the_matcher_off(tmp_path):
+def test_an_unquoted_off_turns_the_matcher_and_the_ranker_off(tmp_path):
     # YAML reads a bare off (or no, false) as false, not as the string "off"
-    for text in ("search:\n  matcher: off\n", "search:\n  matcher: false\n", "search:\n  matcher: 'off'\n"):
-        assert load_config(write(tmp_path, text)).search.matcher == "off"
+    for key in ("matcher", "ranker"):
+        for value in ("off", "false", "'off'"):
+            config = load_config(write(tmp_path, f"search:\n  {key}: {value}\n"))
+            assert getattr(config.search, key) == "off"
 
 
 def test_feeds_are_taken_in_200_pages_a_poll_unless_the_config_says_otherwise(tmp_path):

@@ -249,7 +249,7 @@ def test_the_wheel_holds_every_package(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     packages = {str(p.relative_to(ROOT)) for top in ("index", "bot") for p in (ROOT / top).rglob("__init__.py")}
     assert {"index/store/__init__.py", "index/ingest/__init__.py", "bot/__init__.py"} <= packages <= names
-    assert "index/data/ranker.json" in names  # the sentence ranker ships inside
+    assert {"index/data/ranker.json", "index/data/answerable.json"} <= names  # the ranker's models ship inside
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "sanad-index = index.cli:main" in scripts and "sanad-bot = bot.__main__:main" in scripts
