@@ -30,7 +30,6 @@ with the main data folder), and rebuilt only when the pipeline or articles chang
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import persistent_config  # noqa: E402
+from scratch import persistent_config, with_search_settings  # noqa: E402
 
 from index.build import build_index  # noqa: E402
 from index.config import load_config  # noqa: E402
@@ -145,9 +144,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = load_config(args.config)
-    for key in ("ranker", "matcher"):
-        if getattr(args, key):
-            config = dataclasses.replace(config, search=dataclasses.replace(config.search, **{key: getattr(args, key)}))
+    config = with_search_settings(config, args)
     models = load_models(config)
     sets = (QUESTIONS, EXTRA_QUESTIONS, EXTRA_OFF_TOPIC)
     rows = [json.loads(line) for path in sets for line in path.open(encoding="utf-8")]

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import scratch_config  # noqa: E402
+from scratch import scratch_config, with_search_settings  # noqa: E402
 
 from bot.formatting import answer_messages  # noqa: E402
 from index.build import build_index  # noqa: E402
@@ -57,9 +57,7 @@ def main() -> None:
     parser.add_argument("--matcher", help="search.matcher for this run (default: the config's), a CrossEncoder")
     args = parser.parse_args()
     config = load_config(args.config)
-    for key in ("ranker", "matcher"):
-        if getattr(args, key):
-            config = dataclasses.replace(config, search=dataclasses.replace(config.search, **{key: getattr(args, key)}))
+    config = with_search_settings(config, args)
     models = load_models(config)
     questions = []
     for lang in ("ar", "en"):

@@ -39,3 +39,11 @@ def persistent_config(config: Config, name: str) -> Iterator[Config]:
         if not link.is_symlink():
             link.symlink_to(target.resolve())
     yield dataclasses.replace(config, data_dir=data)
+
+
+def with_search_settings(config: Config, args) -> Config:
+    """`config` with the search.ranker and search.matcher a benchmark's --ranker / --matcher name."""
+    for key in ("ranker", "matcher"):
+        if getattr(args, key):
+            config = dataclasses.replace(config, search=dataclasses.replace(config.search, **{key: getattr(args, key)}))
+    return config

@@ -49,8 +49,9 @@ LEARNED = ("tune", "news_qa detail", "news_qa lead", "off-topic tune", "off-topi
 OFF_TOPIC_TRAIN = ROOT / "bench" / "data" / "off_topic_train.jsonl"
 
 
-def features(r: dict, columns: list[int]) -> np.ndarray:
-    return ranker.question_features(r["features"], r["logits"], r["hits"][0].semantic, r["query"].off_topic)[columns]
+def features(r: dict) -> np.ndarray:
+    """A replayed question's QUESTION_FEATURES, all of them."""
+    return ranker.question_features(r["features"], r["logits"], r["hits"][0].semantic, r["query"].off_topic)
 
 
 def main() -> None:
@@ -87,7 +88,7 @@ def main() -> None:
     names = [n for n in ranker.QUESTION_FEATURES if n not in args.drop]
     columns = [ranker.QUESTION_FEATURES.index(n) for n in names]
     learned = [name for name in LEARNED if not (args.no_xquad and name == "xquad train")]
-    X = np.array([features(r, columns) for name in learned for r in asked[name]])
+    X = np.array([features(r)[columns] for name in learned for r in asked[name]])
     y = np.array([answers[name] for name in learned for r in asked[name]], dtype=float)
     scaler = StandardScaler().fit(X)
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000, random_state=SEED)
@@ -100,10 +101,7 @@ def main() -> None:
         "bias": float(model.intercept_[0]),
     }
     answerable = ranker.Answerability(names, *(np.array(saved[k]) for k in ("mean", "scale", "weights")), saved["bias"])
-    p = {
-        name: np.array([answerable.probability(features(r, list(range(len(ranker.QUESTION_FEATURES))))) for r in rs])
-        for name, rs in asked.items()
-    }
+    p = {name: np.array([answerable.probability(features(r)) for r in rs]) for name, rs in asked.items()}
     kept = np.concatenate([p[name] for name in learned if answers[name]])
     bar = float(np.quantile(kept, 1 - KEEP))
     print(f"\n{'':<28}{'n':>5}{'asked':>7}  answered at bar {bar:.3f} (the rule's refusals count as refused)")

@@ -115,7 +115,7 @@ def examples(rows: list[dict], config) -> list[dict]:
         cands = [(a, b) for a, b, _ in article_candidates(d.text, units, QUOTA)]
         gold = evidence_spans(d.text, r["evidence"])
         labels = [any(a < e_end and e_start < b for e_start, e_end in gold) for a, b in cands]
-        question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector)
+        question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector, query.words)
         X = ranker.features(question, article, cands)
         out.append({"row": r, "X": X, "y": np.array(labels, dtype=np.float32), "cosine": X[:, 0]})
     return out

@@ -211,11 +211,12 @@ class Question:
     names: tuple[str, ...]
 
     @classmethod
-    def of(cls, text: str, lang: str, vector: np.ndarray, second_vector: np.ndarray | None) -> Question:
+    def of(
+        cls, text: str, lang: str, vector: np.ndarray, second_vector: np.ndarray | None, keys: frozenset[str]
+    ) -> Question:
+        """`keys`: the question's matching keys (lexical.tokens), as retrieval already read them."""
         names = tuple(latin_names(text)) if lang == "en" else ()
-        return cls(
-            text, lang, vector, second_vector, frozenset(tokens(text)), asked(text), frozenset(numbers(text)), names
-        )
+        return cls(text, lang, vector, second_vector, keys, asked(text), frozenset(numbers(text)), names)
 
 
 @dataclass(frozen=True)

@@ -594,7 +594,7 @@ class Searcher:
         if self.matcher is not None:
             texts = [index.documents[c.doc].text[c.start : c.end] for c in found]
             return found, None, self.matcher.scores(query.text, texts, np.array([c.cosine for c in found]))
-        question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector)
+        question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector, query.words)
         rows = np.zeros((len(found), len(ranker.FEATURES)), dtype=np.float32)
         for doc, table in tables.items():
             mine = [i for i, c in enumerate(found) if c.doc == doc]

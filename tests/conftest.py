@@ -106,3 +106,14 @@ def store_config(request) -> dict:
     if request.param == "embedded":
         return {}
     return {"backend": "postgres", "postgres_url": new_database(request.getfixturevalue("postgres_server"))}
+
+
+@pytest.fixture
+async def telegram():
+    """The stand-in Bot API (tests/fake_telegram.py), serving on a free port of 127.0.0.1."""
+    from tests.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()

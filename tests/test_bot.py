@@ -34,14 +34,6 @@ ADMIN, USER, STRANGER = 42, 1001, 2002
 LAUNCH_SITE = "شمال شرقي بغداد"
 
 
-@pytest.fixture
-async def telegram():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 def bot_config(config, base_url, **bot_settings):
     settings = {"base_url": base_url, "admins": (ADMIN,), **bot_settings}
     return dataclasses.replace(config, bot=dataclasses.replace(config.bot, **settings))

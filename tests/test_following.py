@@ -10,8 +10,6 @@ import json
 import os
 from contextlib import asynccontextmanager
 
-import pytest
-
 from bot.app import build_application
 from index.build import build_from_config
 from index.config import load_config
@@ -19,7 +17,7 @@ from index.follows import open_follows
 from index.ingest.pipeline import add_articles
 from index.search import Searcher
 from tests.conftest import new_database, write_config
-from tests.fake_telegram import BOT, FakeTelegram
+from tests.fake_telegram import BOT
 from tests.test_bot import bot_config, buttons, running, until
 from tests.test_stories import ROWS
 
@@ -29,14 +27,6 @@ USER, OTHER = 1001, 1002
 ROW = {r["id"]: r for r in ROWS}
 PUSH = "🔔 New in a story you follow"
 FOLLOWED_FIRST = ["bbc-dam", "bbc-arrests"]  # BBC's reports; France 24's and the cinema come later
-
-
-@pytest.fixture
-async def telegram():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def _archive(tmp_path, models, **store):
