@@ -9,7 +9,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from tests.fake_telegram import BOT
-from tests.test_bot import running, settled, telegram  # noqa: F401  (the fixture)
+from tests.test_bot import running, settled
 
 NASTY = [
     "",
