@@ -21,7 +21,6 @@ from .store import Index
 
 SENTENCES_PER_ARTICLE = (10, 4, 2, 2)  # candidates read from the first, second, ... article
 PASSAGE_CHARS = 300  # neighbours are added while the passage stays this short
-HEADING_WORDS = 6  # an unstopped line this short is a heading, not a sentence
 _CLOSERS = " \"'”’»)]"
 
 
@@ -42,13 +41,6 @@ def load_matcher(name: str, threads: int = 1):
     from .cross_encoder import NamedMatcher
 
     return NamedMatcher(name, threads)
-
-
-def heading(text: str) -> bool:
-    """Whether a sentence is a subheading or a caption: a few words on a line of their own,
-    with no closing stop (a sentence ends at one, or at a line break). It names a topic and
-    answers nothing, but restates the story well enough to score high."""
-    return len(text.split()) <= HEADING_WORDS and not text.rstrip(_CLOSERS).endswith((".", "!", "?", "؟", "…", ":"))
 
 
 def asks(text: str) -> bool:
@@ -96,16 +88,14 @@ def article_candidates(
     text: str, units: list[tuple[int, int, int, int, float]], quota: int
 ) -> list[tuple[int, int, float]]:
     """(start, end, cosine) of an article's `quota` candidates: its units closest to the
-    question, each read as its whole sentence unless that is long, never a question nor a
-    heading."""
+    question, each read as its whole sentence unless that is long, never a question."""
     found: list[tuple[int, int, float]] = []
     for start, end, s_start, s_end, cosine in sorted(units, key=lambda u: -u[4]):
         if len(found) == quota:
             break
         whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
         span = (s_start, s_end) if whole else (start, end)
-        sentence = text[span[0] : span[1]]
-        if any(span == f[:2] for f in found) or asks(sentence) or heading(sentence):
+        if any(span == f[:2] for f in found) or asks(text[span[0] : span[1]]):
             continue
         found.append((*span, cosine))
     return found

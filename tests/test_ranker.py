@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from index import matcher, ranker
+from index import ranker
 from index.build import build_index
 from index.config import load_config
 from index.documents import Document
@@ -106,17 +106,3 @@ def test_the_answerability_bar_refuses_what_the_model_doubts(tmp_path, models):
         answers[bar] = Searcher(config, models).ask(question)
     assert answers[0.0].answered and answers[0.0].passages
     assert not answers[1.0].answered and not answers[1.0].passages
-
-
-@pytest.mark.parametrize(
-    "sentence, is_heading",
-    [
-        ("زيادة أسعار إسطوانات البوتاغاز", True),  # a subheading: names a topic, answers nothing
-        ("3. Foods good for the brain", True),
-        ("قررت الحكومة رفع أسعار الوقود.", False),
-        ("Prices rose by half:", False),
-        ("وتعد تلك هي المرة الثالثة، التي ترفع فيها الحكومة المصرية أسعار الوقود،", False),
-    ],
-)
-def test_a_heading_is_never_the_sentence_that_answers(sentence, is_heading):
-    assert matcher.heading(sentence) is is_heading
