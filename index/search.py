@@ -460,7 +460,7 @@ class Searcher:
         elif scope.latest and answered:
             # Relevance decides the story, then its events come newest first; with no one
             # story clear, the passages stay as ranked (a newer article is not a better one).
-            story = stories.asked_story([h.doc for h in self.relevant(query, hits, index)], index)
+            story = stories.asked_story([(h.doc, h.semantic) for h in self.relevant(query, hits, index)], index)
             if story:
                 hits = [hits[i] for i in stories.story_first([h.doc for h in hits], story, index)]
             no_single_story = story is None

@@ -295,29 +295,41 @@ def timeline(index, story: str, outlet) -> list[Event]:
     return [e for _, e in sorted(events, key=lambda item: item[0])]
 
 
-STORY_VOTES = 3  # of the relevant articles, best first, that decide which story a question asks about
+STORY_VOTES = 10  # of the relevant articles, best first, that vote for the story a question asks about
+STORY_WINDOW = 0.05  # an article votes only when its score is this close to the best one's
 
 
-def asked_story(relevant: list[int], index) -> str | None:
-    """The story a question about how something developed asks about, from the rows of its
-    relevant articles, best first: the best one's story, when it holds most of the first
-    STORY_VOTES of them (of all of them, when fewer). Else None: the first ones are split
-    between stories."""
-    first = list(dict.fromkeys(relevant))[:STORY_VOTES]
-    story = index.story_of.get(first[0]) if first else None
-    if story is None:
+def asked_story(relevant: list[tuple[int, float]], index) -> str | None:
+    """The story a question about how something developed asks about, from its relevant
+    articles (row, semantic score), best first: each of the first STORY_VOTES within
+    STORY_WINDOW of the best votes for its story, weighted 1/sqrt(rank), as the articles that
+    answer best and tell one story together outvote a lone better match. The story that wins
+    must hold two of those articles; else None: no one story stands out."""
+    best: dict[int, float] = {}
+    for row, score in relevant:
+        best.setdefault(row, score)
+    if not best:
         return None
-    held = sum(index.story_of.get(row) == story for row in first)
-    return story if held > len(first) / 2 else None
+    top = max(best.values())
+    votes: Counter = Counter()
+    held: Counter = Counter()
+    for rank, (row, score) in enumerate(list(best.items())[:STORY_VOTES]):
+        story = index.story_of.get(row)
+        if story is None or score < top - STORY_WINDOW:
+            continue
+        votes[story] += 1 / math.sqrt(rank + 1)
+        held[story] += 1
+    if not votes:
+        return None
+    story = votes.most_common(1)[0][0]
+    return story if held[story] >= 2 else None
 
 
 def story_first(docs: list[int], story: str, index) -> list[int]:
     """An order of passages (the row of each one's article, best first) for a question about
     `story`: the best passage of each of its events, newest article first (undated last), then
     the passages of other stories as they were. The story's other passages are left out: one
-    passage an event, and its Timeline shows the rest. A story of one event keeps its order."""
-    if len({index.event_of[row] for row in index.story_rows[story]}) < 2:
-        return list(range(len(docs)))
+    passage an event, and its Timeline shows the rest."""
     best_of_event: dict[str, int] = {}
     for i, row in enumerate(docs):
         if index.story_of.get(row) == story:

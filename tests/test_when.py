@@ -40,6 +40,8 @@ def test_latest_asks_for_the_newest_without_a_period(question):
     ("question", "subject"),
     [
         ("What happened with the Mosul dam talks?", "the Mosul dam talks?"),
+        ("What is the latest on the Mosul dam talks?", "the Mosul dam talks?"),
+        ("what's the latest news about the Mosul dam talks?", "the Mosul dam talks?"),
         ("Any developments in the dam talks?", "Any the dam talks?"),
         ("ما مستجدات مفاوضات سد النهضة؟", "ما مفاوضات سد النهضة؟"),
         ("ماذا حدث بشأن مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
