@@ -195,7 +195,8 @@ def main() -> None:
     with persistent_config(config, "archive") as archive_config:
         build_index(archive_config, models, documents)  # events and stories into the archive's build
         searcher = Searcher(archive_config, models)
-    print(f'\n"also reported by" on the labelled events\' headlines (corroboration bar now {corroboration.SAME_STATEMENT}):')
+    now = corroboration.SAME_STATEMENT
+    print(f'\n"also reported by" on the labelled events\' headlines (corroboration bar now {now}):')
     results = {}
     for bar in (0.84, 0.86, 0.88, 0.90, 0.92):
         for half in ("tune", "heldout"):
@@ -206,8 +207,8 @@ def main() -> None:
             for covered, right, named in [results[half, bar]]
         )
         print(f"  bar {bar:.2f}: {figures}")
-    fit = [bar for (half, bar), r in results.items() if half == "tune" and r[1] >= CHOSEN_RIGHT]
-    best = max(fit, key=lambda bar: (results["tune", bar][0], -bar))
+    right_enough = [bar for (half, bar), r in results.items() if half == "tune" and r[1] >= CHOSEN_RIGHT]
+    best = max(right_enough, key=lambda bar: (results["tune", bar][0], -bar))
     print(f"chosen on the tuning half (the most named, at least {CHOSEN_RIGHT} right): bar {best:.2f}")
     print("\nreproduce: .venv/bin/python bench/stories.py")
 

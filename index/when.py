@@ -16,7 +16,8 @@ LANGUAGES = ["ar", "en"]
 # Recency, and how a story developed ("what happened with …", «ما مستجدات …»): newest first.
 _LATEST = re.compile(
     r"\b(what(?:'s| is| are) the (?:latest|newest|most recent)(?: news| developments| updates?)?"
-    r"(?: (?:on|with|about|in|regarding|for))?|latest|most recent|recent(ly)?|newest|developments (in|on|of)|updates? on|what happened (with|to))\b"
+    r"(?: (?:on|with|about|in|regarding|for))?"
+    r"|latest|most recent|recent(ly)?|newest|developments (in|on|of)|updates? on|what happened (with|to))\b"
     r"|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً|تطورات|مستجدات|ماذا حدث (مع|بشأن)|ما الذي حدث (مع|بشأن))(?!\w)",
     re.I,
 )
