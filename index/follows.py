@@ -27,7 +27,6 @@ from .split import sentence_spans
 from .store.database import PostgresDatabase, SQLiteDatabase, open_database
 
 CLAIM_SECONDS = 600  # a claim older than this was left by a worker that died while sending
-CANDIDATES = 100  # chunks a follow's question is ranked over among the new articles' dates
 SEEN_MARK = ""  # a row of `follow_seen` saying the archive was looked at once (nothing before owes pushes)
 
 SCHEMA = """
@@ -273,15 +272,9 @@ def passage_of(found: dict):
     )
 
 
-def _period(index, rows: list[int]) -> tuple[dt.date, dt.date] | None:
-    """The days the dated ones of `rows` span (undated articles pass a period's filter anyway)."""
-    days = [int(index.doc_days[r]) for r in rows if index.doc_days[r] >= 0]
-    return (dt.date.fromordinal(min(days)), dt.date.fromordinal(max(days))) if days else None
-
-
 def _lead_passage(searcher, index, row: int):
     """An article's first paragraph, its first sentence the highlight: what a story's new
-    article is quoted by when no passage of it is among the question's candidates."""
+    article is quoted by when none of its passages can be shown (each one only asks)."""
     from .search import Passage
 
     doc = index.documents[row]
@@ -302,11 +295,10 @@ def due_pushes(searcher, index, follows: list[Follow], rows: list[int]) -> list[
     if not rows or not follows:
         return []
     queries = dict(zip([f.id for f in follows], searcher.queries([f.question for f in follows])))
-    period, new = _period(index, rows), set(rows)
     dues = []
     for follow in follows:
         query = queries[follow.id]
-        hits = [h for h in searcher.ranked(query, index, CANDIDATES, period) if h.doc in new]
+        hits = searcher.ranked(query, index, within=rows)
         if follow.kind == "story":
             own = index.doc_row.get(follow.doc or "")
             story = (index.story_of.get(own) if own is not None else None) or follow.story

@@ -316,16 +316,18 @@ class Searcher:
         index: Index | None = None,
         candidates: int | None = None,
         period: tuple[dt.date, dt.date] | None = None,
+        within: list[int] | None = None,
     ) -> list[Hit]:
         """Passages among the nearest chunks (dense, plus lexical in the question's language), best first.
         Candidates are chosen over the whole build, as if its segments were one index; with a
-        `period`, only from articles dated inside it or undated."""
+        `period`, only from articles dated inside it or undated; with `within` (rows), every
+        chunk of those articles and no other."""
         index = index or self.index
         s = self.config.search
         n = candidates or s.candidates
-        chosen = index.nearest(query.vector, n, period)
+        chosen = index.nearest(query.vector, n, period) if within is None else index.chunks_of(within)
         lexical = self._lexical(query, index, index.masks(period)) if s.weight_lexical > 0 else None
-        if lexical is not None:
+        if lexical is not None and within is None:
             pooled = np.concatenate(lexical)
             if len(pooled) > n:
                 bar = max(np.partition(pooled, len(pooled) - n)[len(pooled) - n], np.float32(1e-9))

@@ -211,6 +211,16 @@ class Index:
         that may be shown (see `masks`)."""
         raise NotImplementedError
 
+    def chunks_of(self, docs: list[int]) -> list[set[int]]:
+        """Per segment, the live chunks of `docs` (rows in the build)."""
+        chosen: list[set[int]] = [set() for _ in self.segments]
+        for doc in docs:
+            number = int(np.searchsorted(self.doc_offset, doc, side="right")) - 1
+            live = self.live[number]
+            local = self.segments[number].doc_chunks(doc - self.doc_offset[number])
+            chosen[number].update(int(c) for c in local if live is None or live[c])
+        return chosen
+
     def candidate_vectors(self, chosen: list[np.ndarray]) -> list[CandidateVectors | None]:
         """Per segment, the vectors scoring needs for its `chosen` chunk ids (None: none chosen)."""
         raise NotImplementedError
