@@ -7,11 +7,11 @@ units, the best pair): those published nearest to it, at most MAX_ARTICLES (PER_
 outlet), so that an event of hundreds of reports is not read whole on every question. An outlet
 is named only when that sentence says the same thing: its cosine reaches SAME_STATEMENT, a high
 bar since naming a wrong outlet is worse than naming none (bench/stories.py reports precision
-and coverage at it and on either side). Reading the story's other articles published a day or two
-apart too (events the grouping split) named more outlets, but on held-out events a quarter of
-them wrongly, at the bars the tuning half chose. The same bar tells when two passages of a reply quote
-one statement from two outlets: the second is then not shown as a passage of its own, but as
-the first one's corroboration.
+and coverage at it and on either side). Reading the story's other articles published a day or
+two apart too (events the grouping split) named more outlets, but on held-out events a quarter
+of them wrongly, at the bars the tuning half chose. The same bar tells when two passages of a
+reply quote one statement from two outlets: the second is then not shown as a passage of its
+own, but as the first one's corroboration.
 """
 
 from __future__ import annotations

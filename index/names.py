@@ -1,7 +1,7 @@
-"""Latin names against their Arabic spelling: an English question's "Careem" or "Hodeidah"
-against «كريم» or «الحديدة». Both are written as a skeleton of consonant classes (vowels and the
-letters that stand for them dropped) and compared with one slip allowed; written by hand, as
-no registry package transliterates between the two scripts without downloading a model."""
+"""Latin names against their Arabic spelling: an English question's "Airbus" or "Macron"
+against «إيرباص» or «ماكرون» (the sentence ranker's shared_names). Both are written as a
+skeleton of consonant classes (vowels and the letters that stand for them dropped) and compared
+with one slip allowed."""
 
 from __future__ import annotations
 
