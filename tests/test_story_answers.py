@@ -5,6 +5,7 @@ import pytest
 
 from bot.formatting import answer_messages
 from bot.texts import text
+from index import stories
 from index.build import build_from_config
 from index.config import load_config
 from index.search import Searcher
@@ -66,3 +67,17 @@ def test_a_latest_question_no_story_answers_gets_the_best_matches_and_says_so(se
     assert [p.doc_id for p in answer.passages] == [p.doc_id for p in as_ranked.passages]
     for lang in ("ar", "en"):
         assert answer_messages(answer, lang)[0].startswith(text("answer_header_no_story", lang))
+
+
+class _Groups:
+    def __init__(self, story_of):
+        self.story_of = story_of
+
+
+def test_the_story_several_good_matches_tell_together_outvotes_a_lone_better_match():
+    index = _Groups({0: "lone", 1: "cave", 2: "cave", 3: "cave", 4: "other"})
+    assert stories.asked_story([(0, 0.84), (1, 0.83), (2, 0.83), (4, 0.82)], index) == "cave"
+    # articles far below the best do not vote: the lone best match stands, and no one story does
+    assert stories.asked_story([(0, 0.90), (1, 0.80), (2, 0.80), (3, 0.79)], index) is None
+    # one good match of each story: none stands out
+    assert stories.asked_story([(0, 0.84), (1, 0.83), (4, 0.83)], index) is None
