@@ -295,6 +295,8 @@ def timeline(index, story: str, outlet) -> list[Event]:
     return [e for _, e in sorted(events, key=lambda item: item[0])]
 
 
+# Chosen on the development questions of bench/story_answers.py (5 or 10 votes, windows .02 to
+# none, weights 1/rank^p for p .5, 1, 2).
 STORY_VOTES = 10  # of the relevant articles, best first, that vote for the story a question asks about
 STORY_WINDOW = 0.05  # an article votes only when its score is this close to the best one's
 
