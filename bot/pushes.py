@@ -46,6 +46,7 @@ class Pusher:
         self.follows, self.questions = follows, questions
         self._wake = asyncio.Event()
         self._last_sent: dict[int, float] = {}
+        self._taken_in: str | None = None  # the build whose articles were all looked at
         service.on_switch.append(self._wake.set)
 
     async def run(self) -> None:
@@ -73,17 +74,22 @@ class Pusher:
         the mark that they were (in a worker thread)."""
         searcher = self.service.searcher
         index = searcher.index
+        if index.build_id == self._taken_in:  # a recheck between builds: nothing new to look at
+            return
         unseen = self.follows.unseen(list(index.doc_row))
         if unseen is None:  # the first look ever: the archive as it is owes nothing
             self.follows.record(list(index.doc_row), [])
+            self._taken_in = index.build_id
             return
         if not unseen:
+            self._taken_in = index.build_id
             return
         rows = [index.doc_row[doc_id] for doc_id in unseen]
         fresh = self._arrived_lately(unseen)
         follows = self.follows.all()
         dues = due_pushes(searcher, index, follows, [r for r, doc_id in zip(rows, unseen) if doc_id in fresh])
         self.follows.record(unseen, dues)
+        self._taken_in = index.build_id
         if dues:
             log.info("%d new articles: %d pushes due", len(unseen), len(dues))
 

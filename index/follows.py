@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .articles import now
 from .config import Config
 from .corroboration import Report
 from .split import sentence_spans
@@ -57,10 +58,6 @@ CREATE TABLE IF NOT EXISTS pushes (
 );
 CREATE INDEX IF NOT EXISTS pushes_state ON pushes (state, chat);
 """
-
-
-def _now(after_seconds: float = 0.0) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + after_seconds))
 
 
 @dataclass(frozen=True)
@@ -180,7 +177,7 @@ class FollowStore:
     def record(self, seen: list[str], dues: list[Due]) -> None:
         """Mark articles looked at, and write the pushes they owe, in one transaction. A push
         already written (by another worker) stays as it is."""
-        stamp = _now()
+        stamp = now()
         with self._lock, self._db.transaction():
             for article in [SEEN_MARK, *seen]:
                 self._db.execute("INSERT INTO follow_seen VALUES (?) ON CONFLICT (article) DO NOTHING", (article,))
@@ -242,7 +239,7 @@ class FollowStore:
         """Drop pushes due for longer than `days` (the bot was down that long): old news by now."""
         with self._lock, self._db.transaction():
             return self._db.execute(
-                "DELETE FROM pushes WHERE state <> 'sent' AND due < ?", (_now(-days * 24 * 3600),)
+                "DELETE FROM pushes WHERE state <> 'sent' AND due < ?", (now(-days * 24 * 3600),)
             ).rowcount
 
 
@@ -294,16 +291,23 @@ def due_pushes(searcher, index, follows: list[Follow], rows: list[int]) -> list[
     the new articles alone."""
     if not rows or not follows:
         return []
-    queries = dict(zip([f.id for f in follows], searcher.queries([f.question for f in follows])))
-    dues = []
+    wanted = []  # (follow, the new rows of its story; None for a question: decided below)
     for follow in follows:
-        query = queries[follow.id]
-        hits = searcher.ranked(query, index, within=rows)
         if follow.kind == "story":
             own = index.doc_row.get(follow.doc or "")
             story = (index.story_of.get(own) if own is not None else None) or follow.story
             chosen = [r for r in rows if story and index.story_of.get(r) == story and r != own]
+            if chosen:
+                wanted.append((follow, chosen))
         else:
+            wanted.append((follow, None))
+    if not wanted:
+        return []
+    queries = searcher.queries([follow.question for follow, _ in wanted])
+    dues = []
+    for (follow, chosen), query in zip(wanted, queries):
+        hits = searcher.ranked(query, index, within=chosen or rows)
+        if chosen is None:
             relevant = searcher.relevant(query, hits, index)
             if not relevant:
                 continue
@@ -311,13 +315,15 @@ def due_pushes(searcher, index, follows: list[Follow], rows: list[int]) -> list[
             if not answered:
                 continue
             chosen = list(dict.fromkeys(h.doc for h in relevant))
+        best: dict[int, object] = {}
+        for hit in hits:
+            best.setdefault(hit.doc, hit)  # an article's first hit is its best passage
+        shown = [best[row] for row in chosen if row in best]
+        reports = dict(zip([h.doc for h in shown], searcher.reports(query, shown, index)))
         for row in chosen:
-            hit = next((h for h in hits if h.doc == row), None)
-            if hit is not None:
-                passage = searcher.passage(index, hit, 1, query)
-                reports = searcher.reports(query, [hit], index)[0]
-            else:
-                passage, reports = _lead_passage(searcher, index, row), ()
+            hit = best.get(row)
+            passage = searcher.passage(index, hit, 1, query) if hit else _lead_passage(searcher, index, row)
             doc_id = index.documents[row].id
-            dues.append(Due(follow.id, doc_id, follow.chat, index.event_of.get(row), passage_dict(passage, reports)))
+            found = passage_dict(passage, reports.get(row, ()))
+            dues.append(Due(follow.id, doc_id, follow.chat, index.event_of.get(row), found))
     return dues
