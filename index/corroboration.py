@@ -87,8 +87,10 @@ def to_read(row: int, event_rows: list[int], days: np.ndarray, outlet: Callable[
     PER_OUTLET of one outlet and MAX_ARTICLES in all. `days`: each row's day (< 0: undated)."""
     mine, dated = outlet(row), days[row] >= 0
 
-    def distance(r: int) -> tuple:
-        return (days[r] < 0 or not dated, abs(int(days[r]) - int(days[row])), r)
+    def distance(r: int) -> tuple:  # an undated passage has no nearest: dated ones first, by row
+        if not dated:
+            return (days[r] < 0, r)
+        return (days[r] < 0, abs(int(days[r]) - int(days[row])), r)
 
     taken, per_outlet = [], Counter()
     for r in sorted(event_rows, key=distance):

@@ -24,8 +24,8 @@ class NamedMatcher:
             raise MatcherError(f"cannot load the cross-encoder {name!r} named by search.matcher: {exc}") from None
         self.name, self.id, self.threads = name, name, threads
 
-    def scores(self, question: str, sentences: list[str], cosines: np.ndarray | None = None) -> np.ndarray:
-        """One logit per sentence; `cosines` are not used (the model reads the pair alone)."""
+    def scores(self, question: str, sentences: list[str]) -> np.ndarray:
+        """One logit per sentence (the model reads each pair alone)."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
         previous = torch.get_num_threads()

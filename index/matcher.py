@@ -7,7 +7,8 @@ default model finds closest, more from the first article than from the next), ha
 (by the sentence ranker, ranker.py, or a CrossEncoder that search.matcher names), and puts
 the passages in the order of their best sentence: each passage is built around its sentence
 (the sentence, with its neighbours in the paragraph while the passage stays short), and that
-sentence is the highlight. Its best score also says whether anything found answers at all.
+sentence is the highlight. A CrossEncoder's best score also says whether anything found
+answers at all (search.matcher_min_score); the ranker's answerability model does that for it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ class Candidate:
     doc: int
     start: int
     end: int
-    cosine: float  # the default model's, to the question
 
 
 @dataclass(frozen=True)
@@ -78,26 +78,24 @@ def candidates(index: Index, hits: list, units: dict[int, list[tuple[int, int, i
         if len(first_hit) == len(SENTENCES_PER_ARTICLE):
             break
     return [
-        Candidate(i, doc, start, end, cosine)
+        Candidate(i, doc, start, end)
         for (doc, i), quota in zip(first_hit.items(), SENTENCES_PER_ARTICLE)
-        for start, end, cosine in article_candidates(index.documents[doc].text, units.get(doc, []), quota)
+        for start, end in article_candidates(index.documents[doc].text, units.get(doc, []), quota)
     ]
 
 
-def article_candidates(
-    text: str, units: list[tuple[int, int, int, int, float]], quota: int
-) -> list[tuple[int, int, float]]:
-    """(start, end, cosine) of an article's `quota` candidates: its units closest to the
-    question, each read as its whole sentence unless that is long, never a question."""
-    found: list[tuple[int, int, float]] = []
-    for start, end, s_start, s_end, cosine in sorted(units, key=lambda u: -u[4]):
+def article_candidates(text: str, units: list[tuple[int, int, int, int, float]], quota: int) -> list[tuple[int, int]]:
+    """(start, end) of an article's `quota` candidates: its units closest to the question,
+    each read as its whole sentence unless that is long, never a question."""
+    found: list[tuple[int, int]] = []
+    for start, end, s_start, s_end, _ in sorted(units, key=lambda u: -u[4]):
         if len(found) == quota:
             break
         whole = len(text[s_start:s_end].split()) <= LONG_SENTENCE_WORDS
         span = (s_start, s_end) if whole else (start, end)
-        if any(span == f[:2] for f in found) or asks(text[span[0] : span[1]]):
+        if span in found or asks(text[span[0] : span[1]]):
             continue
-        found.append((*span, cosine))
+        found.append(span)
     return found
 
 
@@ -126,7 +124,7 @@ def passage_around(index: Index, doc: int, start: int, end: int) -> tuple[int, i
     return number, begin, finish
 
 
-def rerank(index: Index, hits: list, found: list[Candidate], logits: np.ndarray, retrieval_weight: float) -> Matched:
+def rerank(index: Index, hits: list, found: list[Candidate], scores: np.ndarray, retrieval_weight: float) -> Matched:
     """Passages built around the candidates: first the first article's best, then the rest by
     their score plus `retrieval_weight` times how far their article's best passage trails the
     first article's; then the other passages, as ranked, leaving out those a new one overlaps."""
@@ -138,10 +136,10 @@ def rerank(index: Index, hits: list, found: list[Candidate], logits: np.ndarray,
     for h in hits:
         best[h.doc] = max(best.get(h.doc, h.score), h.score)
     top = best[hits[0].doc]
-    scores = logits + retrieval_weight * np.array([min(0.0, best[c.doc] - top) for c in found])
+    ordered = scores + retrieval_weight * np.array([min(0.0, best[c.doc] - top) for c in found])
     # Retrieval decides the article of the first passage (it finds the right article far more
     # often than sentence scores tell articles apart); the scores decide the rest.
-    ranked = np.argsort(-scores, kind="stable").tolist()
+    ranked = np.argsort(-ordered, kind="stable").tolist()
     lead = next((i for i in ranked if found[i].doc == hits[0].doc), None)
     if lead is not None:
         ranked.remove(lead)
@@ -159,10 +157,10 @@ def rerank(index: Index, hits: list, found: list[Candidate], logits: np.ndarray,
                 paragraph=paragraph,
                 start=start,
                 end=end,
-                score=float(scores[i]),
+                score=float(ordered[i]),
                 highlight=(c.start, c.end),
                 sentence_rows=dict(source.sentence_rows),
             )
         )
     rest = [h for h in hits if not any(b.doc == h.doc and h.start < b.end and b.start < h.end for b in built)]
-    return Matched(built + rest, float(logits.max()))
+    return Matched(built + rest, float(scores.max()))

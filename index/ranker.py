@@ -30,7 +30,7 @@ WEIGHTS = Path(__file__).parent / "data" / "ranker.json"  # made by bench/train_
 
 FEATURES = (
     "cosine",  # the default model's, question to sentence
-    "cosine_gap",  # how far below the article's best sentence
+    "cosine_gap",  # how far below the best of the article's candidates
     "second_cosine",  # the second model's (0 without one)
     "second_gap",
     "headline_words",  # share of the headline's words the sentence holds

@@ -567,10 +567,10 @@ class Searcher:
             return hits, answered
         found, rows, scores = self.sentence_scores(query, hits, index)
         s = self.config.search
+        weight = s.ranker_retrieval_weight if self.matcher is None else s.matcher_retrieval_weight
+        matched = matching.rerank(index, hits, found, scores, weight)
         if self.matcher is not None:
-            matched = matching.rerank(index, hits, found, scores, s.matcher_retrieval_weight)
             return matched.hits, matched.best >= s.matcher_min_score
-        matched = matching.rerank(index, hits, found, scores, s.ranker_retrieval_weight)
         if not s.min_answerability or not found:
             return matched.hits, answered
         return matched.hits, self.answerability(query, hits, rows, scores) >= s.min_answerability
@@ -595,7 +595,7 @@ class Searcher:
         found = matching.candidates(index, hits, units)
         if self.matcher is not None:
             texts = [index.documents[c.doc].text[c.start : c.end] for c in found]
-            return found, None, self.matcher.scores(query.text, texts, np.array([c.cosine for c in found]))
+            return found, None, self.matcher.scores(query.text, texts)
         question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector, query.words)
         rows = np.zeros((len(found), len(ranker.FEATURES)), dtype=np.float32)
         for doc, table in tables.items():

@@ -237,11 +237,7 @@ class Index:
     def unit_table(self, docs: list[int]) -> dict[int, ArticleVectors]:
         """What the sentence ranker reads of each of `docs` (rows in the build): its sentence
         units and chunks, in the article's order, with their vectors."""
-        chosen = [np.zeros(0, dtype=np.int64) for _ in self.segments]
-        for doc in docs:
-            number = int(np.searchsorted(self.doc_offset, doc, side="right")) - 1
-            local = self.segments[number].doc_chunks(doc - self.doc_offset[number])
-            chosen[number] = np.union1d(chosen[number], local)
+        chosen = [np.array(sorted(found), dtype=np.int64) for found in self.chunks_of(docs)]
         table: dict[int, ArticleVectors] = {}
         for number, vectors in enumerate(self.candidate_vectors(chosen)):
             if vectors is None:
