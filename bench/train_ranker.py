@@ -18,6 +18,7 @@ fitted on every set learned from. Lead questions weigh as much in all as detail 
 reader's first question about an event is often the lead's), whatever their counts.
 
     .venv/bin/python bench/train_ranker.py [--write] [--features a,b,...] [--drop name] [--ablate]
+    (with no --drop, the features of the shipped model)
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def examples(rows: list[dict], config) -> list[dict]:
         article = ranker.Article(d.title, d.text, d.lang, tables[doc])
         cosines = tables[doc].vectors @ query.vector
         units = [(*map(int, span), float(c)) for span, c in zip(tables[doc].spans, cosines)]
-        cands = [(a, b) for a, b, _ in article_candidates(d.text, units, QUOTA)]
+        cands = article_candidates(d.text, units, QUOTA)
         gold = evidence_spans(d.text, r["evidence"])
         labels = [any(a < e_end and e_start < b for e_start, e_end in gold) for a, b in cands]
         question = ranker.Question.of(query.text, query.lang, query.vector, query.second_vector, query.words)
@@ -176,6 +177,10 @@ def report(groups: list[dict], columns: list[int]) -> tuple[dict, object]:
     return {k: (len(v[0]), float(np.mean(v[0])), float(np.mean(v[1]))) for k, v in sorted(by_set.items())}, final
 
 
+# Left out of the shipped model: --ablate showed the sets learned from doing better without each.
+DROPPED = ("headline_words", "second_cosine", "time_asked_held")
+
+
 def checksums() -> dict[str, str]:
     return {str(p.relative_to(ROOT.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in (*SETS, ARCHIVE)}
 
@@ -184,7 +189,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--features", help="comma-separated features to use (default: all)")
-    parser.add_argument("--drop", action="append", default=[], help="leave out this feature (repeatable)")
+    parser.add_argument(
+        "--drop",
+        action="append",
+        help=f"leave out this feature (repeatable; default: {', '.join(DROPPED)}, as the shipped model)",
+    )
     parser.add_argument("--ablate", action="store_true", help="report each feature left out in turn")
     parser.add_argument("--write", action="store_true", help=f"write the model to {ranker.WEIGHTS.relative_to(ROOT)}")
     args = parser.parse_args()
@@ -192,7 +201,8 @@ def main() -> None:
     rows = read_questions()
     groups = [g for g in examples(rows, config) if g["y"].any()]  # an answer outside the candidates teaches nothing
     print(f"{len(groups)} of {len(rows)} questions have their answer among the candidates")
-    names = args.features.split(",") if args.features else [n for n in ranker.FEATURES if n not in args.drop]
+    dropped = DROPPED if args.drop is None else args.drop
+    names = args.features.split(",") if args.features else [n for n in ranker.FEATURES if n not in dropped]
     columns = [ranker.FEATURES.index(n) for n in names]
     figures, final = report(groups, columns)
     print(

@@ -42,7 +42,7 @@ from index.normalize import clean_text  # noqa: E402
 from index.search import MAX_QUESTION_CHARS, Searcher  # noqa: E402
 from index.when import time_scope  # noqa: E402
 
-WEIGHTS = (0.0, 5.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0, 10000.0, 100000.0)
+WEIGHTS = (0.0, 5.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)  # search.ranker_retrieval_weight takes 0..1000
 MARGIN = 1.0  # below the lowest answerable tune question's best logit, what still answers
 
 

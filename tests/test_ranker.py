@@ -2,7 +2,10 @@
 across scripts, and the model trained here takes the sentence holding the detail asked about
 over the lead that restates the story."""
 
+import dataclasses
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,7 @@ from index.build import build_index
 from index.config import load_config
 from index.documents import Document
 from index.search import Searcher
-from tests.conftest import write_config
+from tests.conftest import ROOT, write_config
 
 
 @pytest.mark.parametrize(
@@ -69,11 +72,18 @@ def test_the_names_of_a_question_are_its_capitalised_words_past_the_first():
     assert ranker.latin_names("What did Airbus tell the Paris court?") == ["Airbus", "Paris"]
 
 
-def test_the_model_records_what_it_was_learned_from():
-    saved = json.loads(ranker.WEIGHTS.read_text(encoding="utf-8"))
-    assert set(saved["features"]) <= set(ranker.FEATURES)
-    assert "bench/data/archive_questions.jsonl" in " ".join(saved["data_sha256"])
-    assert all(len(digest) == 64 for digest in saved["data_sha256"].values())
+@pytest.mark.parametrize(
+    ("path", "known"), [(ranker.WEIGHTS, ranker.FEATURES), (ranker.ANSWERABLE, ranker.QUESTION_FEATURES)]
+)
+def test_each_shipped_model_was_learned_from_the_questions_in_the_repository(path, known):
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["features"] and set(saved["features"]) <= set(known)
+    # keys are paths from the checkout's parent: the repository's own files are checked, so a
+    # question set edited without learning again fails here
+    ours = {ROOT.joinpath(*Path(key).parts[1:]): digest for key, digest in saved["data_sha256"].items()}
+    ours = {file: digest for file, digest in ours.items() if file.is_file()}
+    assert ROOT / "bench" / "data" / "archive_questions.jsonl" in ours
+    assert all(hashlib.sha256(file.read_bytes()).hexdigest() == digest for file, digest in ours.items())
 
 
 FLOOD = Document(
@@ -99,10 +109,11 @@ def test_the_sentence_holding_the_number_asked_for_comes_first(tmp_path, models)
 
 def test_the_answerability_bar_refuses_what_the_model_doubts(tmp_path, models):
     question = "كم عدد الذين لقوا حتفهم في فيضانات الجنوب؟"
+    config = load_config(write_config(tmp_path))
+    build_index(config, models, [FLOOD])
     answers = {}
     for bar in (0.0, 1.0):  # off; and a bar no probability reaches
-        config = load_config(write_config(tmp_path / str(bar), search={"min_answerability": bar}))
-        build_index(config, models, [FLOOD])
-        answers[bar] = Searcher(config, models).ask(question)
+        search = dataclasses.replace(config.search, min_answerability=bar)
+        answers[bar] = Searcher(dataclasses.replace(config, search=search), models).ask(question)
     assert answers[0.0].answered and answers[0.0].passages
     assert not answers[1.0].answered and not answers[1.0].passages
