@@ -18,7 +18,16 @@ from .embed import EmbeddingCache, Models, embed_cached
 from .lexical import LexicalIndex
 from .normalize import detect_language, model_text
 from .split import Span, clause_spans
-from .store import FORMAT_VERSION, BuildBusy, BuildTables, IndexStore, IndexUnavailable, new_segment_name, open_store
+from .store import (
+    FORMAT_VERSION,
+    BuildBusy,
+    BuildTables,
+    IndexStore,
+    IndexUnavailable,
+    new_segment_name,
+    open_store,
+    with_outlets,
+)
 from .stories import group, grouping_settings, outlet_of, profile, profile_text
 
 
@@ -327,6 +336,7 @@ def _merge(config: Config, models: Models, store: IndexStore, manifest: dict, pr
     merging = _to_merge(manifest)
     home = {doc_id: entry[0] for doc_id, entry in manifest["articles"].items()}
     documents = [doc for name in merging for doc in store.segment_documents(name) if home.get(doc.id) == name]
+    documents = with_outlets(documents, manifest)
     kept = [m for m in manifest["segments"] if m["name"] not in merging]
     new, articles = [], dict(manifest["articles"])
     if documents:

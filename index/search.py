@@ -270,6 +270,7 @@ class Searcher:
                 )
             self.ranker = _ranker()
         self._requests = _request_vectors(self.models.primary)
+        self._outlet_names = dict(self.config.sources.outlets)
         # One question is too small a job to share out: FAISS's idle OpenMP threads would spin
         # against the embedding runtime (flat search at 10k chunks: 10 ms with 2 threads, 0.9 with 1).
         faiss.omp_set_num_threads(1)
@@ -481,9 +482,13 @@ class Searcher:
         return Answer(cleaned, query.lang, answered, passages, took, more, period, no_single_story)
 
     def outlet(self, index: Index, row: int) -> str:
-        """Who published the article of `row`, by its display name (sources.outlets)."""
-        doc = dataclasses.replace(index.documents[row], outlet=index.named_outlet.get(row))
-        return outlet_of(doc, dict(self.config.sources.outlets))
+        """Who published the article of `row`, by its display name (sources.outlets); worked
+        out once per row of a build, as corroboration asks for every article of an event."""
+        name = index.shown_outlet.get(row)
+        if name is None:
+            doc = dataclasses.replace(index.documents[row], outlet=index.named_outlet.get(row))
+            name = index.shown_outlet.setdefault(row, outlet_of(doc, self._outlet_names))
+        return name
 
     def _quoted(self, query: Query, hit: Hit, index: Index, units: dict) -> np.ndarray:
         start, end = self.highlight(index, hit, query)

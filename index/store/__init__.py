@@ -24,6 +24,7 @@ from .segments import (
     IndexUnavailable,
     Segment,
     new_segment_name,
+    with_outlets,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "current_build",
     "make_faiss_index",
     "new_segment_name",
+    "with_outlets",
     "open_index",
     "open_store",
 ]
@@ -63,7 +65,8 @@ class IndexStore(Protocol):
         segments and the `new` ones (name, tables), described by `manifest`. Returns its id."""
 
     def segment_documents(self, name: str) -> list[Document]:
-        """Every document a segment of the current build holds (replaced ones too)."""
+        """Every document a segment of the current build holds (replaced ones too), as written:
+        the outlets their sources named live in the build's groups (segments.with_outlets)."""
 
     def open(self, model_id: str | None = None, second_model_id=..., reuse: Index | None = None) -> Index:
         """The current build, for searching; segments already open in `reuse` are shared."""

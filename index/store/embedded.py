@@ -21,7 +21,6 @@ so `verify_build` can tell a damaged build from a sound one.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -235,14 +234,6 @@ def segment_documents(path: Path) -> tuple[list[Document], list[list[Span]]]:
         _read(path / DOCUMENTS, "jsonl"),
         lambda row: (Document(**{k: row[k] for k in fields}), [tuple(span) for span in row["paragraphs"]]),
     )
-
-
-def with_outlets(documents: list[Document], manifest: dict) -> list[Document]:
-    """Documents of a segment with the outlets their sources named, which live in the build's
-    groups: a merge that left them out would change their fingerprints, and the next build
-    would take them for changed articles."""
-    groups = manifest.get("groups") or {}
-    return [dataclasses.replace(doc, outlet=(groups.get(doc.id) or [None] * 3)[2]) for doc in documents]
 
 
 def open_segment(path: Path, meta: dict, second: bool) -> Segment:
@@ -501,8 +492,7 @@ class EmbeddedStore:
         return path.name
 
     def segment_documents(self, name: str) -> list[Document]:
-        path = current_build(self.index_dir)
-        return with_outlets(segment_documents(path / name)[0], read_manifest(path))
+        return segment_documents(current_build(self.index_dir) / name)[0]
 
     def open(self, model_id: str | None = None, second_model_id=ANY_MODEL, reuse: Index | None = None) -> Index:
         return open_index(self.index_dir, model_id, second_model_id, reuse)

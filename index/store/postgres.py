@@ -38,7 +38,6 @@ from ..config import Config
 from ..documents import Document
 from ..lexical import LexicalIndex
 from ..split import paragraphs
-from .embedded import with_outlets
 from .segments import (
     ANY_MODEL,
     LANGS,
@@ -521,8 +520,7 @@ class PostgresStore:
             seg = conn.execute("SELECT id FROM segments WHERE name = %s", (name,)).fetchone()
             if seg is None:
                 raise IndexUnavailable(f"segment {name} is missing from {self.where}; rebuild with `sanad-index build`")
-            documents = [doc for doc, _ in _documents(conn, seg[0])]
-        return with_outlets(documents, self.manifest() or {})
+            return [doc for doc, _ in _documents(conn, seg[0])]
 
     # -- reading -----------------------------------------------------------------------------
 

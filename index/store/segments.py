@@ -4,6 +4,7 @@ article, and the `Index` a search reads them through."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import time
@@ -124,6 +125,14 @@ class ArticleVectors:
     chunks: np.ndarray  # the model's, per chunk
 
 
+def with_outlets(documents: list[Document], manifest: dict) -> list[Document]:
+    """Documents of a segment with the outlets their sources named, which live in the build's
+    groups: a merge that left them out would change their fingerprints, and the next build
+    would take them for changed articles."""
+    groups = manifest.get("groups") or {}
+    return [dataclasses.replace(doc, outlet=(groups.get(doc.id) or [None] * 3)[2]) for doc in documents]
+
+
 class Index:
     """One build: its segments searched together, minus the articles removed or replaced since
     a segment was written. Documents are numbered across segments (segment after segment), so
@@ -154,6 +163,7 @@ class Index:
         self.event_of: dict[int, str] = {}
         self.story_of: dict[int, str] = {}
         self.named_outlet: dict[int, str] = {}  # as the source named it; else the URL tells
+        self.shown_outlet: dict[int, str] = {}  # its display name, filled as asked (Searcher.outlet)
         self.event_rows: dict[str, list[int]] = {}
         self.story_rows: dict[str, list[int]] = {}
         for doc_id, row in self.doc_row.items():
