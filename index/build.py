@@ -140,6 +140,9 @@ def _tables(
         if models.second:
             second_sentences, _, more = embed_cached(models.second, cache, read_sentences, progress)
             seconds += more
+        read_profiles = [model_text(profile_text(doc)) for doc in documents]
+        profiles, _, more = embed_cached(models.primary, cache, read_profiles, progress)
+        seconds += more
     finally:
         cache.close()
     langs = [detect_language(t) for t in chunk_texts]
@@ -154,6 +157,7 @@ def _tables(
         sentence_vectors,
         second_sentences,
         LexicalIndex.build(chunk_texts),
+        profiles,
     )
     return tables, embedded, seconds
 

@@ -435,8 +435,9 @@ class Searcher:
     def ask(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Passages offset..offset+k for `question`, or an abstention when nothing is relevant.
         A time expression in the question keeps to articles dated in its period (undated ones
-        after them); "latest" shows the story the most relevant articles tell, its events newest
-        first (stories.asked_story), or, with no one story clear, the passages as ranked."""
+        after them); "latest" shows the story told by the articles whose headline and lead are
+        closest to the question (stories.asked_story), one passage per event, newest first, and
+        then the other passages; with no one story clear, the passages as ranked."""
         began = time.perf_counter()
         k = k or self.config.search.top_k
         cleaned = clean_text(question)[:MAX_QUESTION_CHARS]
@@ -461,10 +462,15 @@ class Searcher:
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:
-            # Relevance decides the story, then its events come newest first; with no one
-            # story clear, the passages stay as ranked (a newer article is not a better one).
-            story = stories.asked_story([(h.doc, h.semantic) for h in self.relevant(query, hits, index)], index)
+            # Relevance decides the story, then its events come newest first (those retrieval
+            # left out too: a story is asked for whole); with no one story clear, the passages
+            # stay as ranked (a newer article is not a better one).
+            story = stories.asked_story(stories.closest_profiles(query.vector, index), index)
             if story:
+                have = {index.event_of.get(h.doc) for h in hits}
+                hits += self.ranked(
+                    query, index, within=[r for r in index.story_rows[story] if index.event_of[r] not in have]
+                )
                 hits = [hits[i] for i in stories.story_first([h.doc for h in hits], story, index)]
             no_single_story = story is None
         passages = []

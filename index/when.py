@@ -18,7 +18,9 @@ _LATEST = re.compile(
     r"\b(what(?:'s| is| are) the (?:latest|newest|most recent)(?: news| developments| updates?)?"
     r"(?: (?:on|with|about|in|regarding|for))?"
     r"|latest|most recent|recent(ly)?|newest|developments (in|on|of)|updates? on|what happened (with|to))\b"
-    r"|(?<!\w)(آخر|أحدث|مؤخرا|مؤخراً|تطورات|مستجدات|ماذا حدث (مع|بشأن)|ما الذي حدث (مع|بشأن))(?!\w)",
+    r"|(?<!\w)((?:(?:ما|ماذا)\s+(?:هي\s+|هو\s+)?)?(?:(?:آخر|أحدث)(?:\s+(?:ال)?(?:تطورات|مستجدات|أخبار))?"
+    r"|(?:ال)?(?:تطورات|مستجدات))(?:\s+(?:عن|حول|بشأن|في))?"
+    r"|مؤخرا|مؤخراً|ماذا حدث (مع|بشأن)|ما الذي حدث (مع|بشأن))(?!\w)",
     re.I,
 )
 _SINCE = re.compile(r"(\bsince|منذ)(\s+(the|يوم|عام|سنة))?\s*$", re.I)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -59,6 +60,10 @@ def test_postgres_gives_the_answers_the_embedded_store_gives(tmp_path, models, p
     assert len(questions) >= 98
     assert same / len(questions) >= 0.95, f"{same} of {len(questions)} with the same top passage"
     assert answered == len(questions)  # abstention decided alike
+    # what a story question finds its story by (headline and lead vectors) reads back alike
+    embedded, postgres = (searchers[b].index for b in ("embedded", "postgres"))
+    assert embedded.profiles.shape == (len(embedded.documents), 384)
+    assert np.array_equal(embedded.profiles, postgres.profiles)
 
 
 def test_two_workers_see_each_new_build_whole_or_not_at_all(tmp_path, models, store_config):
@@ -183,10 +188,10 @@ def test_migrate_applies_the_schema_once_and_an_unreachable_server_is_one_clear_
         embedded.put(Article("a1", "https://example.org/a1", "Dam", "2026-11-01", "en", "link", "The dam holds."))
     assert main(["migrate", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "schema 5 (applied 1, 2, 3, 4, 5)" in out and "took over 1 articles" in out
+    assert "schema 6 (applied 1, 2, 3, 4, 5, 6)" in out and "took over 1 articles" in out
     assert main(["migrate", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "schema 5 (up to date)" in out and "took over" not in out
+    assert "schema 6 (up to date)" in out and "took over" not in out
     assert main(["list", "--config", config]) == 0  # now read from the database
     assert capsys.readouterr().out == "a1\t2026-11-01\tlink\tDam\n"
 

@@ -81,3 +81,17 @@ def test_the_story_several_good_matches_tell_together_outvotes_a_lone_better_mat
     assert stories.asked_story([(0, 0.90), (1, 0.80), (2, 0.80), (3, 0.79)], index) is None
     # one good match of each story: none stands out
     assert stories.asked_story([(0, 0.84), (1, 0.83), (4, 0.83)], index) is None
+
+
+def test_a_story_is_answered_whole_even_events_retrieval_left_out(tmp_path, models):
+    # One candidate a channel: retrieval alone reaches only the burst, whose articles say it best.
+    config = load_config(write_config(tmp_path, search={"candidates": 1}))
+    build_from_config(config, models, corpus=corpus(tmp_path, ROWS + NEWER), warn=lambda _: None)
+    searcher = Searcher(config, models)
+    question = "What happened with the Mosul Dam on the Tigris?"
+    [query] = searcher.queries([time_scope(question, searcher.today()).text])
+    retrieved = {searcher.index.documents[h.doc].id.split("#")[-1] for h in searcher.ranked(query)}
+    assert "bbc-arrests" not in retrieved
+    answer = searcher.ask(question, k=3)
+    assert name(answer.passages[0]) == "bbc-arrests"  # the story's newest event, found by its story
+    assert answer.passages[0].story == answer.passages[1].story and answer.passages[1].event != answer.passages[0].event

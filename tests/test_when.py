@@ -43,7 +43,10 @@ def test_latest_asks_for_the_newest_without_a_period(question):
         ("What is the latest on the Mosul dam talks?", "the Mosul dam talks?"),
         ("what's the latest news about the Mosul dam talks?", "the Mosul dam talks?"),
         ("Any developments in the dam talks?", "Any the dam talks?"),
-        ("ما مستجدات مفاوضات سد النهضة؟", "ما مفاوضات سد النهضة؟"),
+        ("ما مستجدات مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
+        ("ما آخر تطورات مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
+        ("ما هي آخر الأخبار عن مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
+        ("أحدث المستجدات حول مفاوضات سد النهضة", "مفاوضات سد النهضة"),
         ("ماذا حدث بشأن مفاوضات سد النهضة؟", "مفاوضات سد النهضة؟"),
     ],
 )

@@ -63,6 +63,7 @@ VECTORS = "vectors.npy"  # the model's chunk vectors, for exact rescoring
 SECOND = "second.npy"  # the second model's chunk vectors
 SENTENCES = "sentences.npy"  # the model's vectors of sentence units (sentences, or clauses of long ones)
 SECOND_SENTENCES = "second_sentences.npy"  # the second model's vectors of the same units
+PROFILES = "profiles.npy"  # the model's vector of each document's headline and lead
 UNITS = "units.npy"  # per sentence unit: its span and its whole sentence's span in the document
 LEXICAL = "lexical"  # the BM25 index (a folder)
 
@@ -248,11 +249,13 @@ def open_segment(path: Path, meta: dict, second: bool) -> Segment:
     second_sentences = _read(path / SECOND_SENTENCES, "npy") if second else None
     faiss_index = _read(path / FAISS, "faiss")
     lexical = _read(path / LEXICAL, "lexical")
+    profiles = _read(path / PROFILES, "npy")
     if chunk_table.ndim != 2 or chunk_table.shape[1] != 6 or chunk_units.ndim != 1:
         raise IndexUnavailable(f"index file damaged: {path / CHUNKS}; rebuild with `sanad-index build`")
     n, n_units = meta.get("chunks"), meta.get("sentences")
     expected = [
         (DOCUMENTS, len(documents), meta.get("documents")),
+        (PROFILES, len(profiles), meta.get("documents")),
         (CHUNKS, len(chunk_table), n),
         (FAISS, faiss_index.ntotal, n),
         (VECTORS, len(vectors), n),
@@ -281,6 +284,7 @@ def open_segment(path: Path, meta: dict, second: bool) -> Segment:
         vectors,
         second_vectors,
         lexical,
+        profiles,
     )
 
 
@@ -355,6 +359,7 @@ def write_segment(folder: Path, tables: BuildTables, index_type: str) -> dict:
         np.save(folder / SECOND, t.second_vectors.astype(np.float32))
         np.save(folder / SECOND_SENTENCES, t.second_sentence_vectors.astype(np.float32))
     np.save(folder / SENTENCES, t.sentence_vectors.astype(np.float32))
+    np.save(folder / PROFILES, t.profiles.astype(np.float32).reshape(len(t.documents), -1))
     np.save(folder / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
     faiss.write_index(make_faiss_index(t.vectors, index_type), str(folder / FAISS))
     t.lexical.save(folder / LEXICAL)

@@ -201,6 +201,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX pushes_state ON pushes (state, chat);
         """,
     ),
+    (
+        6,
+        """
+        -- Per segment, the model's vector of each document's headline and lead (an .npy file), for
+        -- finding the story a question asks about (index/stories.py).
+        ALTER TABLE segments ADD COLUMN profiles bytea;
+        """,
+    ),
 ]
 
 
@@ -578,8 +586,11 @@ def _write_segment(conn: psycopg.Connection, name: str, t: BuildTables, generati
     with tempfile.TemporaryDirectory() as tmp:
         t.lexical.save(Path(tmp) / "lexical")
         lexical = _pack(Path(tmp) / "lexical")
+    profiles = io.BytesIO()
+    np.save(profiles, t.profiles.astype(np.float32).reshape(len(t.documents), -1))
     seg = conn.execute(
-        "INSERT INTO segments (name, born, lexical) VALUES (%s, %s, %s) RETURNING id", (name, generation, lexical)
+        "INSERT INTO segments (name, born, lexical, profiles) VALUES (%s, %s, %s, %s) RETURNING id",
+        (name, generation, lexical, profiles.getvalue()),
     ).fetchone()[0]
     doc_row = {doc.id: i for i, doc in enumerate(t.documents)}
     with conn.cursor().copy(
@@ -658,13 +669,14 @@ def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
         ).fetchall(),
         dtype=np.int64,
     ).reshape(-1, 4)
-    blob = conn.execute("SELECT lexical FROM segments WHERE id = %s", (seg,)).fetchone()[0]
+    blob, profiles = conn.execute("SELECT lexical, profiles FROM segments WHERE id = %s", (seg,)).fetchone()
+    profiles = np.load(io.BytesIO(profiles), allow_pickle=False) if profiles is not None else np.zeros((0, 0))
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(tmp, filter="data")
         lexical = LexicalIndex.load(Path(tmp))
-    found = (len(docs), len(table), len(spans))
-    wanted = (meta.get("documents"), meta.get("chunks"), meta.get("sentences"))
+    found = (len(docs), len(table), len(spans), len(profiles))
+    wanted = (meta.get("documents"), meta.get("chunks"), meta.get("sentences"), meta.get("documents"))
     if found != wanted:
         raise IndexUnavailable(f"segment {meta['name']} holds {found} rows, the manifest says {wanted}; rebuild")
     return Segment(
@@ -680,6 +692,7 @@ def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
         None,
         None,
         lexical,
+        profiles,
     )
 
 

@@ -18,7 +18,7 @@ from ..documents import Document
 from ..lexical import LexicalIndex
 from ..split import Span
 
-FORMAT_VERSION = 5  # bump when the build's files or how they are made change
+FORMAT_VERSION = 6  # bump when the build's files or how they are made change
 LANGS = ("ar", "en", "other")  # language codes of chunks
 ANY_MODEL = object()  # check_models: any second model
 
@@ -55,6 +55,7 @@ class BuildTables:
     sentence_vectors: np.ndarray  # the model's vectors of sentence units
     second_sentence_vectors: np.ndarray | None
     lexical: LexicalIndex
+    profiles: np.ndarray  # the model's vector of each document's profile (stories.profile_text)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Segment:
     vectors: np.ndarray | None
     second_vectors: np.ndarray | None
     lexical: LexicalIndex
+    profiles: np.ndarray  # per document, the model's vector of its headline and lead
 
     @property
     def n_chunks(self) -> int:
@@ -156,6 +158,7 @@ class Index:
                 else:
                     gone.append(row)
             self.live.append(~np.isin(seg.chunk_table[:, 0], gone) if gone else None)
+        self.live_rows = np.fromiter(self.doc_row.values(), dtype=np.int64, count=len(self.doc_row))
         # Each document's date as a day number (-1: undated), for periods in questions.
         self.doc_days = np.array([day_number(doc.date) for doc in self.documents], dtype=np.int64)
         # Events and stories (index/stories.py): per live article row, and the rows of each.
@@ -174,6 +177,18 @@ class Index:
                 self.event_of[row], self.story_of[row] = event, story
                 self.event_rows.setdefault(event, []).append(row)
                 self.story_rows.setdefault(story, []).append(row)
+
+    @functools.cached_property
+    def profiles(self) -> np.ndarray:
+        """Per document row, the model's vector of its headline and lead (stories.profile_text)."""
+        if not self.segments:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate([np.asarray(seg.profiles, dtype=np.float32) for seg in self.segments])
+
+    @functools.cached_property
+    def live_profiles(self) -> np.ndarray:
+        """The profiles of the articles in the archive, in the order of `live_rows`."""
+        return np.ascontiguousarray(self.profiles[self.live_rows])
 
     @property
     def n_chunks(self) -> int:
