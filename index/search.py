@@ -403,6 +403,13 @@ class Searcher:
         cosine_of = dict(zip(vectors.unit_rows.tolist(), unit_cosines.tolist()))
         return _merge_neighbours(segment, where, ids, fused, semantic, cosine_of)
 
+    def _commonness(self, index: Index) -> np.ndarray:
+        """How close each article's profile comes to everyday requests (stories.commonness),
+        worked out once per build."""
+        if index.profile_commonness is None:
+            index.profile_commonness = stories.commonness(index.live_profiles, self._requests)
+        return index.profile_commonness
+
     def bars(self, question_lang: str, passage_lang: str) -> tuple[float, float]:
         """The least semantic score a passage needs to answer, and its least margin over the
         question's closeness to everyday requests, for a language pair (a passage in neither
@@ -465,7 +472,7 @@ class Searcher:
             # Relevance decides the story, then its events come newest first (those retrieval
             # left out too: a story is asked for whole); with no one story clear, the passages
             # stay as ranked (a newer article is not a better one).
-            story = stories.asked_story(stories.closest_profiles(query.vector, index), index)
+            story = stories.asked_story(stories.closest_profiles(query.vector, index, self._commonness(index)), index)
             if story:
                 have = {index.event_of.get(h.doc) for h in hits}
                 hits += self.ranked(

@@ -1,6 +1,7 @@
 """Questions about how something developed: relevance decides the story, then its events come
 newest first, one passage each; a question no one story answers gets the best matches."""
 
+import numpy as np
 import pytest
 
 from bot.formatting import answer_messages
@@ -70,8 +71,11 @@ def test_a_latest_question_no_story_answers_gets_the_best_matches_and_says_so(se
 
 
 class _Groups:
-    def __init__(self, story_of):
+    def __init__(self, story_of, profiles=None):
         self.story_of = story_of
+        if profiles is not None:
+            self.live_profiles = np.asarray(profiles, dtype=np.float32)
+            self.live_rows = np.arange(len(profiles))
 
 
 def test_the_story_several_good_matches_tell_together_outvotes_a_lone_better_match():
@@ -95,3 +99,25 @@ def test_a_story_is_answered_whole_even_events_retrieval_left_out(tmp_path, mode
     answer = searcher.ask(question, k=3)
     assert name(answer.passages[0]) == "bbc-arrests"  # the story's newest event, found by its story
     assert answer.passages[0].story == answer.passages[1].story and answer.passages[1].event != answer.passages[0].event
+
+
+def test_headlines_close_to_any_question_do_not_outvote_the_story_asked_about():
+    """Six advice pieces whose headlines ask questions of their own ("how do I prepare for a job
+    interview?") sit close to every question, everyday requests included: on the archive they won
+    English questions about stories the model matches only weakly across languages. The two
+    articles of the story asked about, a little closer to the question, win."""
+
+    def unit(*v):
+        return np.asarray(v, dtype=np.float32) / np.linalg.norm(v)
+
+    requests = np.stack([unit(1, 0, 0), unit(1, 0.2, 0)])  # everyday requests
+    advice = [unit(1, 0.3 + i / 100, 0.3) for i in range(6)]  # close to the requests and the question
+    story = [unit(0.35, 0, 1), unit(0.3, 0, 1)]  # close to the question alone
+    index = _Groups({i: "advice" if i < 6 else "story" for i in range(8)}, advice + story)
+    question = unit(1.1, 0, 1)
+    common = stories.commonness(index.live_profiles, requests)
+    scores = index.live_profiles @ question
+    assert scores[6] == scores.max() and scores[:6].min() > scores.max() - stories.STORY_WINDOW  # all vote...
+    assert stories.asked_story(stories.closest_profiles(question, index, 0 * common), index) == "advice"
+    # ...unless their closeness to everything counts against them
+    assert stories.asked_story(stories.closest_profiles(question, index, common), index) == "story"

@@ -167,6 +167,7 @@ class Index:
         self.story_of: dict[int, str] = {}
         self.named_outlet: dict[int, str] = {}  # as the source named it; else the URL tells
         self.shown_outlet: dict[int, str] = {}  # its display name, filled as asked (Searcher.outlet)
+        self.profile_commonness: np.ndarray | None = None  # worked out when first asked (Searcher._commonness)
         self.event_rows: dict[str, list[int]] = {}
         self.story_rows: dict[str, list[int]] = {}
         for doc_id, row in self.doc_row.items():
