@@ -240,14 +240,12 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     keyboard = None
     if answer.answered:  # the database may be slow (a lock, a reconnect): never on the event loop
         keyboard = answer_keyboard(
-            answer, await asyncio.to_thread(s.questions.add, answer, lang), lang, _timelines(s, answer)
+            answer,
+            await asyncio.to_thread(s.questions.add, answer, lang),
+            lang,
+            s.service.with_timeline(answer.passages),
         )
     await _send(update.effective_message, answer_messages(answer, lang), keyboard)
-
-
-def _timelines(s: BotState, answer) -> frozenset[int]:
-    """The ranks of the passages whose story has more than one event: they get a Timeline button."""
-    return frozenset(p.rank for p in answer.passages if s.service.story_events(p.story) > 1)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -301,7 +299,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     asked.record(answer)
     await asyncio.to_thread(s.questions.save, key, asked)
-    await _send(query.message, answer_messages(answer, lang), answer_keyboard(answer, key, lang, _timelines(s, answer)))
+    await _send(
+        query.message,
+        answer_messages(answer, lang),
+        answer_keyboard(answer, key, lang, s.service.with_timeline(answer.passages)),
+    )
 
 
 MAX_FOLLOW_CHARS = 300  # of a standing question: what /following shows and the search reads

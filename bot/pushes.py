@@ -128,9 +128,10 @@ class Pusher:
         keys = [pushes for _, _, pushes_of in by_follow.values() for pushes in pushes_of]  # by passage number
         answer = Answer("", lang, True, [_numbered(p, n) for n, p in enumerate(passages, 1)])
         key = await asyncio.to_thread(self.questions.add, answer, lang)  # the Timeline buttons, durable
+        with_timeline = self.service.with_timeline(answer.passages)
         try:
             for body, numbers in messages:
-                timelines = [n for n in numbers if self.service.story_events(passages[n - 1].story) > 1]
+                timelines = [n for n in numbers if n in with_timeline]
                 await self._pace(chat)
                 await with_retries(
                     lambda body=body, timelines=timelines: self.bot.send_message(

@@ -169,10 +169,15 @@ class SearchService:
         found = self.searcher.timeline(doc_id)
         return found[1] if found else None
 
-    def story_events(self, story: str | None) -> int:
-        """How many events a story holds in the index in use."""
+    def with_timeline(self, passages) -> frozenset[int]:
+        """The ranks of the passages whose story holds more than one event in the index in use:
+        they get a Timeline button."""
         index = self.searcher.index
-        return len({index.event_of[row] for row in index.story_rows.get(story or "", [])})
+        return frozenset(
+            p.rank
+            for p in passages
+            if len({index.event_of[row] for row in index.story_rows.get(p.story or "", [])}) > 1
+        )
 
     def stats(self) -> dict:
         index = self.searcher.index

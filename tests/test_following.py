@@ -211,3 +211,35 @@ async def test_in_groups_only_administrators_follow_and_arabic_readers_are_answe
     assert texts[5].startswith("🔔 سأخبرك بكل مقالة جديدة تجيب عن: «الطائرات المسيرة»")
     assert texts[6].startswith("🔔 ما تتابعه (1):")
     assert texts[7] == "أُلغيت كل المتابعات (1)."
+
+
+async def test_the_unfollow_button_under_following_unfollows_once_and_only_in_its_own_chat(
+    telegram, seed_config, seed_searcher
+):
+    async with running(telegram, seed_config, seed_searcher):
+        for command in ("/follow drones launched from Iraq", "/following"):
+            since = len(telegram.calls)
+            telegram.send(command, user_id=USER)
+            [listed] = await telegram.wait_for("sendMessage", since=since)
+        [unfollow] = buttons(listed)
+        assert unfollow["text"] == "Unfollow 1" and unfollow["callback_data"].startswith("unf:")
+        # another chat pressing it (a forwarded message, forged data) changes nothing
+        since = len(telegram.calls)
+        telegram.press(_message(OTHER), unfollow["callback_data"], user_id=OTHER)
+        [refused] = await telegram.wait_for("answerCallbackQuery", since=since)
+        assert refused.params.get("show_alert") and "expired" in refused.params["text"]
+        since = len(telegram.calls)
+        telegram.press(_message(USER), unfollow["callback_data"], user_id=USER)
+        [said] = await telegram.wait_for("sendMessage", since=since)
+        since = len(telegram.calls)
+        telegram.press(_message(USER), unfollow["callback_data"], user_id=USER)  # pressed twice
+        [again] = await telegram.wait_for("answerCallbackQuery", since=since)
+        since = len(telegram.calls)
+        telegram.send("/following", user_id=USER)
+        [after] = await telegram.wait_for("sendMessage", since=since)
+    assert said.params["text"] == "Unfollowed: “drones launched from Iraq”."
+    assert again.params.get("show_alert") and "expired" in again.params["text"]  # gone: no second message
+    assert not [c for c in telegram.calls if c.method == "sendMessage" and c.params["text"].startswith("Unfollowed")][
+        1:
+    ]
+    assert after.params["text"].startswith("You follow nothing")

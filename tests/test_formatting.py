@@ -14,6 +14,7 @@ from bot.formatting import (
     isolate,
     latest_message,
     paragraph_message,
+    push_messages,
     reports_message,
     sources_message,
     timeline_message,
@@ -22,6 +23,7 @@ from bot.service import ArchiveSummary
 from bot.texts import TEXTS
 from index.corroboration import Report
 from index.documents import Document
+from index.follows import Follow
 from index.search import Answer, Passage
 from index.stories import Event
 
@@ -115,6 +117,35 @@ def test_every_answer_message_is_valid_html_within_the_limit(ps, question, lang)
     joined = "".join(messages)
     assert all(f"<b>{p.rank}.</b>" in joined for p in ps)  # split between passages, none dropped
     assert "javascript:" not in joined
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.sampled_from(["story", "question"]), hard_text, passages()), min_size=1, max_size=3),
+    st.sampled_from(["ar", "en"]),
+)
+def test_a_push_splits_between_passages_and_names_the_follow_atop_each_part(follows, lang):
+    groups = [(Follow(f"f{i}", 1, kind, label, label, lang), ps) for i, (kind, label, ps) in enumerate(follows)]
+    messages = push_messages(groups, lang)
+    for body, _ in messages:
+        check(body)
+    total = sum(len(ps) for _, ps in groups)
+    assert [n for _, numbers in messages for n in numbers] == list(range(1, total + 1))  # each once, in order
+    whose = [follow for follow, ps in groups for _ in ps]  # by passage number
+    for body, numbers in messages:  # every part starts by naming the follow of its first passage
+        header = TEXTS[f"push_{whose[numbers[0] - 1].kind}"][lang].split("{label}")[0]
+        assert body.startswith(header) and f"<b>{numbers[0]}.</b>" in body
+
+
+def test_a_follow_whose_passages_fill_a_message_is_named_again_atop_the_next():
+    body = "The dam on the Tigris burst and flooded the villages below it. " * 30
+    ps = [
+        Passage(n, "d.txt", f"Dam report {n}", None, "2026-03-01", 1, 0, len(body), body, body[:60], 0.9)
+        for n in (1, 2, 3)
+    ]
+    messages = push_messages([(Follow("f", 1, "story", "Mosul Dam", "Mosul Dam", "en"), ps)], "en")
+    assert [numbers for _, numbers in messages] == [[1, 2], [3]]
+    assert all(body.startswith("🔔 New in a story you follow: “Mosul Dam”") for body, _ in messages)
 
 
 @settings(max_examples=60, deadline=None)
