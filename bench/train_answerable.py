@@ -122,7 +122,8 @@ def main() -> None:
     print("\nweights: " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(names, saved["weights"])))
     print(f"chosen: search.min_answerability {bar:.3f}")
     if args.write:
-        read = (OFF_TOPIC_TRAIN, EXTRA_OFF_TOPIC, SEED_QUESTIONS, args.xquad / "split.json")
+        # the sentence ranker too: its scores are what this model reads
+        read = (ranker.WEIGHTS, OFF_TOPIC_TRAIN, EXTRA_OFF_TOPIC, SEED_QUESTIONS, args.xquad / "split.json")
         read += tuple(args.xquad / f"queries.{lang}.jsonl" for lang in ("ar", "en"))
         digests = {str(p.resolve().relative_to(ROOT.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in read}
         saved.update(bar=bar, seed=SEED, data_sha256={**checksums(), **digests})
