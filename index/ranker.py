@@ -18,6 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,26 @@ def holds_reason(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """What the ranker reads of one sentence's text alone."""
+
+    keys: frozenset[str]
+    number: bool
+    time: bool
+    reason: bool
+    numbers: frozenset[str]
+
+
+@lru_cache(maxsize=8192)  # about 2 KB each: the sentences of some 70 questions' articles
+def read_sentence(text: str) -> Sentence:
+    """Read once: the sentences of the articles a question's passages come from are read again
+    for every question that finds them."""
+    return Sentence(
+        frozenset(tokens(text)), holds_number(text), holds_time(text), holds_reason(text), frozenset(numbers(text))
+    )
+
+
+@dataclass(frozen=True)
 class Question:
     """What the ranker reads of a question, computed once."""
 
@@ -174,7 +195,7 @@ def features(question: Question, article: Article, candidates: list[tuple[int, i
     centre = units_of.mean(axis=0) if len(spans) else lead_unit
     centre = centre / (np.linalg.norm(centre) or 1.0)
     sentences = sorted({(int(a), int(b)) for a, b in spans[:, 2:]})
-    sentence_keys = [set(tokens(text[a:b])) for a, b in sentences]
+    sentence_keys = [read_sentence(text[a:b]).keys for a, b in sentences]
     n = max(1, len(sentence_keys))
     article_idf = {
         k: math.log(1 + n / sum(k in s for s in sentence_keys))
@@ -192,13 +213,14 @@ def features(question: Question, article: Article, candidates: list[tuple[int, i
     for (a, b), units in zip(candidates, inside):
         units = units or [int(np.argmin(np.abs(spans[:, 0] - a)))]
         sentence = text[a:b]
-        keys = set(tokens(sentence))
+        read = read_sentence(sentence)
+        keys = read.keys
         cosine = float(cosines[units].max())
         second_cosine = float(second[units].max()) if second is not None else 0.0
         vector = units_of[units].mean(axis=0)
         vector = vector / (np.linalg.norm(vector) or 1.0)
         around = (table.chunk_spans[:, 0] <= a) & (a < table.chunk_spans[:, 1])  # the chunks holding it
-        held_number, held_time = holds_number(sentence), holds_time(sentence)
+        held_number, held_time = read.number, read.time
         position = next((i for i, (sa, sb) in enumerate(sentences) if sa <= a < sb), 0)
         rows.append(
             (
@@ -214,10 +236,10 @@ def features(question: Question, article: Article, candidates: list[tuple[int, i
                 len(question.keys & keys) / len(question.keys) if question.keys else 0.0,
                 float("number" in question.asks and held_number),
                 float("time" in question.asks and held_time),
-                float("reason" in question.asks and holds_reason(sentence)),
+                float("reason" in question.asks and read.reason),
                 float(held_number),
                 float(held_time),
-                len(question.numbers & numbers(sentence)) / len(question.numbers) if question.numbers else 0.0,
+                len(question.numbers & read.numbers) / len(question.numbers) if question.numbers else 0.0,
                 shared_names(list(question.names), sentence),
                 float(a <= first_sentence),
                 position / n,
