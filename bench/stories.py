@@ -11,6 +11,8 @@ how well it does on pairs and events labelled by reading the articles
   outlet of the event, and the share of the outlets named for a first passage of the event
   that are right (their article is of it too: the event, not the statement quoted, which
   only reading tells), over a grid of corroboration's bar;
+  and, read by hand (statement_pairs.jsonl), the share of the quoted sentences at each bar
+  that state what the passage quotes, not another statement of the event;
 - the grouping's time over the whole archive;
 - what a reader reaches: 90 tuning pairs read a second time, blind to the first labels
   (event_pairs_second_reading.jsonl), scored against the first reading as the grouping is.
@@ -150,6 +152,17 @@ def also_reported(searcher: Searcher, clusters: list[dict], bar: float) -> tuple
         corroboration.SAME_STATEMENT = saved
 
 
+def statements(bar: float) -> str:
+    """Of the sentence pairs of one event read for whether they state the same thing
+    (statement_pairs.jsonl: cosines of .90 and more), those at or above `bar`: the share that do."""
+    pairs = [p for p in read(DATA / "statement_pairs.jsonl") if p["read_as"] == "same event" and p["cosine"] >= bar]
+    if bar < 0.90 or not pairs:
+        return ""
+    same = sum(p["label"] == "same" for p in pairs) / len(pairs)
+    partly = sum(p["label"] in ("same", "partly") for p in pairs) / len(pairs)
+    return f"   read: the same statement {same:.2f}, or part of it {partly:.2f} ({len(pairs)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "news_ar" / "articles.jsonl")
@@ -199,7 +212,7 @@ def main() -> None:
         for half in ("tune", "heldout"):
             covered, right, named = also_reported(searcher, [c for c in clusters if c["half"] == half], bar)
             figures.append(f"{half} named {covered:.3f}, right {right:.3f} ({named})")
-        print(f"  bar {bar:.2f}: " + "   ".join(figures))
+        print(f"  bar {bar:.2f}: " + "   ".join(figures) + statements(bar))
     print("\nreproduce: .venv/bin/python bench/stories.py")
 
 
