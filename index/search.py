@@ -469,15 +469,15 @@ class Searcher:
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:
-            # Relevance decides the story, then its events come newest first (those retrieval
-            # left out too: a story is asked for whole); with no one story clear, the passages
-            # stay as ranked (a newer article is not a better one).
+            # Relevance decides the story, then its events come newest first: those retrieval
+            # left out too when one of their passages is relevant (a story is asked for whole,
+            # but a long one holds events of other subjects); with no one story clear, the
+            # passages stay as ranked (a newer article is not a better one).
             story = stories.asked_story(stories.closest_profiles(query.vector, index, self._commonness(index)), index)
             if story:
                 have = {index.event_of.get(h.doc) for h in hits}
-                hits += self.ranked(
-                    query, index, within=[r for r in index.story_rows[story] if index.event_of[r] not in have]
-                )
+                missed = [r for r in index.story_rows[story] if index.event_of[r] not in have]
+                hits += self.relevant(query, self.ranked(query, index, within=missed), index)
                 hits = [hits[i] for i in stories.story_first([h.doc for h in hits], story, index)]
             no_single_story = story is None
         passages = []
