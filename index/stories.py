@@ -363,10 +363,18 @@ def story_first(docs: list[int], story: str, index) -> list[int]:
     """An order of passages (the row of each one's article, best first) for a question about
     `story`: the best passage of each of its events, newest article first (undated last), then
     the passages of other stories as they were. The story's other passages are left out: one
-    passage an event, and its Timeline shows the rest."""
-    best_of_event: dict[str, int] = {}
-    for i, row in enumerate(docs):
-        if index.story_of.get(row) == story:
-            best_of_event.setdefault(index.event_of[row], i)
-    events = sorted(best_of_event.values(), key=lambda i: -index.doc_days[docs[i]])
-    return events + [i for i, row in enumerate(docs) if index.story_of.get(row) != story]
+    passage an event, and its Timeline shows the rest; a story of one event has no Timeline, so
+    all its passages come first, newest day first (the best of a day first)."""
+
+    def newest(i: int) -> int:  # sorted is stable: relevance orders a day's passages
+        return -index.doc_days[docs[i]]
+
+    if len({index.event_of[row] for row in index.story_rows.get(story, [])}) == 1:
+        first = sorted((i for i, row in enumerate(docs) if index.story_of.get(row) == story), key=newest)
+    else:
+        best_of_event: dict[str, int] = {}
+        for i, row in enumerate(docs):
+            if index.story_of.get(row) == story:
+                best_of_event.setdefault(index.event_of[row], i)
+        first = sorted(best_of_event.values(), key=newest)
+    return first + [i for i, row in enumerate(docs) if index.story_of.get(row) != story]

@@ -121,3 +121,13 @@ def test_headlines_close_to_any_question_do_not_outvote_the_story_asked_about():
     assert stories.asked_story(stories.closest_profiles(question, index, 0 * common), index) == "advice"
     # ...unless their closeness to everything counts against them
     assert stories.asked_story(stories.closest_profiles(question, index, common), index) == "story"
+
+
+def test_a_story_of_one_event_shows_its_passages_before_other_stories(tmp_path, models):
+    """No Timeline button for one event: its other reports come next, not another story's."""
+    burst = [r for r in ROWS if r["id"] in ("bbc-dam", "bbc-dam-world", "f24-dam")]
+    config = load_config(write_config(tmp_path))
+    build_from_config(config, models, corpus=corpus(tmp_path, burst + NEWER), warn=lambda _: None)
+    answer = Searcher(config, models).ask("What happened with the Mosul Dam on the Tigris?", k=3)
+    assert not answer.no_single_story and len(answer.passages) == 3
+    assert len({p.story for p in answer.passages}) == 1 and name(answer.passages[0]) != "tigris-boats"
