@@ -415,7 +415,9 @@ async def _unfollow_button(update: Update, context: ContextTypes.DEFAULT_TYPE, f
         return
     if not await _may_follow(update, context, lang):
         return
-    await asyncio.to_thread(s.follows.remove, follow.id)
+    if not await asyncio.to_thread(s.follows.remove, follow.id):  # a second tap got there first
+        await query.answer(text("stale_button", lang), show_alert=True)
+        return
     await query.answer()
     await _send(query.message, [text("unfollowed", lang, label=follow_label(follow.label, lang))])
 

@@ -148,10 +148,11 @@ class FollowStore:
             rows = self._db.execute(f"SELECT {_FOLLOW_COLUMNS} FROM follows ORDER BY created, id").fetchall()
         return [self._follow(row) for row in rows]
 
-    def remove(self, follow_id: str) -> None:
+    def remove(self, follow_id: str) -> bool:
+        """Remove a follow and what it is owed; False if it was gone already (a second tap)."""
         with self._lock, self._db.transaction():
             self._db.execute("DELETE FROM pushes WHERE follow = ?", (follow_id,))
-            self._db.execute("DELETE FROM follows WHERE id = ?", (follow_id,))
+            return self._db.execute("DELETE FROM follows WHERE id = ?", (follow_id,)).rowcount > 0
 
     def forget_chat(self, chat: int) -> int:
         """Remove every follow of a chat (it blocked the bot, or left it); returns how many."""

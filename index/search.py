@@ -296,6 +296,7 @@ class Searcher:
             # The first user question after a switch is as fast as any other.
             index.warm({id(seg) for seg in self.index.segments})
             self.ranked(self.queries(["warm up"])[0], index)
+            self._commonness(index)
             self.index = index
             return True
 
@@ -443,8 +444,9 @@ class Searcher:
         """Passages offset..offset+k for `question`, or an abstention when nothing is relevant.
         A time expression in the question keeps to articles dated in its period (undated ones
         after them); "latest" shows the story told by the articles whose headline and lead are
-        closest to the question (stories.asked_story), one passage per event, newest first, and
-        then the other passages; with no one story clear, the passages as ranked."""
+        closest to the question (stories.asked_story), one passage per event, newest first (all
+        of a one-event story's), and then the other passages; with no one story clear, or none of
+        its passages relevant, the passages as ranked."""
         began = time.perf_counter()
         k = k or self.config.search.top_k
         cleaned = clean_text(question)[:MAX_QUESTION_CHARS]
@@ -469,15 +471,21 @@ class Searcher:
         if scope.period:
             hits.sort(key=lambda h: index.doc_days[h.doc] < 0)  # stable: undated after dated
         elif scope.latest and answered:
-            # Relevance decides the story, then its events come newest first: those retrieval
-            # left out too when one of their passages is relevant (a story is asked for whole,
-            # but a long one holds events of other subjects); with no one story clear, the
-            # passages stay as ranked (a newer article is not a better one).
+            # The headlines closest to the question decide the story, then its events come
+            # newest first: those retrieval left out too when one of their passages is relevant
+            # (a story is asked for whole, but a long one holds events of other subjects); with
+            # no one story clear, the passages stay as ranked (a newer article is not a better one).
             story = stories.asked_story(stories.closest_profiles(query.vector, index, self._commonness(index)), index)
             if story:
                 have = {index.event_of.get(h.doc) for h in hits}
-                missed = [r for r in index.story_rows[story] if index.event_of[r] not in have]
-                hits += self.relevant(query, self.ranked(query, index, within=missed), index)
+                missed = stories.closest_of(
+                    [r for r in index.story_rows[story] if index.event_of[r] not in have], query.vector, index
+                )
+                more = self.relevant(query, self.ranked(query, index, within=missed), index) if missed else []
+                if not more and not any(index.story_of.get(h.doc) == story for h in self.relevant(query, hits, index)):
+                    story = None  # close by its headlines, but none of its passages answers
+            if story:
+                hits = hits + more
                 hits = [hits[i] for i in stories.story_first([h.doc for h in hits], story, index)]
             no_single_story = story is None
         passages = []

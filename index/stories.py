@@ -333,6 +333,17 @@ def closest_profiles(vector: np.ndarray, index, common: np.ndarray) -> list[tupl
     return [(int(rows[i]), float(scores[i])) for i in best]
 
 
+STORY_READ = 48  # of a story's articles retrieval left out, the closest read for its answer
+
+
+def closest_of(rows: list[int], vector: np.ndarray, index) -> list[int]:
+    """Of `rows`, the STORY_READ whose profile is closest to `vector` (all, if no more)."""
+    if len(rows) <= STORY_READ:
+        return rows
+    scores = index.live_profiles[np.searchsorted(index.live_rows, rows)] @ vector
+    return [rows[i] for i in np.argsort(-scores, kind="stable")[:STORY_READ]]
+
+
 def asked_story(closest: list[tuple[int, float]], index) -> str | None:
     """The story a question about how something developed asks about, from the articles closest
     to it (row, score), best first: each of the first STORY_VOTES within STORY_WINDOW of the

@@ -62,8 +62,8 @@ def test_postgres_gives_the_answers_the_embedded_store_gives(tmp_path, models, p
     assert answered == len(questions)  # abstention decided alike
     # what a story question finds its story by (headline and lead vectors) reads back alike
     embedded, postgres = (searchers[b].index for b in ("embedded", "postgres"))
-    assert embedded.profiles.shape == (len(embedded.documents), 384)
-    assert np.array_equal(embedded.profiles, postgres.profiles)
+    assert embedded.live_profiles.shape == (embedded.n_documents, 384)
+    assert np.allclose(embedded.live_profiles, postgres.live_profiles, atol=1e-6)
 
 
 def test_two_workers_see_each_new_build_whole_or_not_at_all(tmp_path, models, store_config):

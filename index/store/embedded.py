@@ -359,7 +359,7 @@ def write_segment(folder: Path, tables: BuildTables, index_type: str) -> dict:
         np.save(folder / SECOND, t.second_vectors.astype(np.float32))
         np.save(folder / SECOND_SENTENCES, t.second_sentence_vectors.astype(np.float32))
     np.save(folder / SENTENCES, t.sentence_vectors.astype(np.float32))
-    np.save(folder / PROFILES, t.profiles.astype(np.float32).reshape(len(t.documents), -1))
+    np.save(folder / PROFILES, np.asarray(t.profiles, dtype=np.float32))
     np.save(folder / UNITS, np.asarray(t.sentence_spans, dtype=np.int64).reshape(-1, 4))
     faiss.write_index(make_faiss_index(t.vectors, index_type), str(folder / FAISS))
     t.lexical.save(folder / LEXICAL)

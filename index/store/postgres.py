@@ -439,10 +439,13 @@ class PostgresStore:
                     counts = conn.execute(
                         "SELECT (SELECT count(*) FROM documents WHERE segment = s.id),"
                         " (SELECT count(*) FROM chunks WHERE segment = s.id),"
-                        " (SELECT count(*) FROM units WHERE segment = s.id)"
+                        " (SELECT count(*) FROM units WHERE segment = s.id), s.profiles IS NOT NULL"
                         " FROM segments s WHERE s.name = %s",
                         (meta["name"],),
                     ).fetchone()
+                    if counts is not None and not counts[3]:
+                        return f"segment {meta['name']} has no profile vectors"
+                    counts = counts[:3] if counts is not None else None
                     wanted = (meta["documents"], meta["chunks"], meta["sentences"])
                     if counts != wanted:
                         return f"segment {meta['name']} holds {counts} rows, the manifest says {wanted}"
@@ -587,7 +590,7 @@ def _write_segment(conn: psycopg.Connection, name: str, t: BuildTables, generati
         t.lexical.save(Path(tmp) / "lexical")
         lexical = _pack(Path(tmp) / "lexical")
     profiles = io.BytesIO()
-    np.save(profiles, t.profiles.astype(np.float32).reshape(len(t.documents), -1))
+    np.save(profiles, np.asarray(t.profiles, dtype=np.float32))
     seg = conn.execute(
         "INSERT INTO segments (name, born, lexical, profiles) VALUES (%s, %s, %s, %s) RETURNING id",
         (name, generation, lexical, profiles.getvalue()),
@@ -653,7 +656,7 @@ def _documents(conn: psycopg.Connection, seg: int) -> list[tuple[Document, list]
 
 
 def _read_segment(conn: psycopg.Connection, seg: int, meta: dict) -> Segment:
-    """What a worker keeps of a segment: everything but the vectors."""
+    """What a worker keeps of a segment: everything but the chunks' and sentences' vectors."""
     docs = _documents(conn, seg)
     rows = conn.execute(
         "SELECT doc, paragraph, start_char, end_char, lang, units FROM chunks WHERE segment = %s ORDER BY row",

@@ -158,7 +158,7 @@ class Index:
                 else:
                     gone.append(row)
             self.live.append(~np.isin(seg.chunk_table[:, 0], gone) if gone else None)
-        self.live_rows = np.fromiter(self.doc_row.values(), dtype=np.int64, count=len(self.doc_row))
+        self.live_rows = np.fromiter(self.doc_row.values(), dtype=np.int64, count=len(self.doc_row))  # ascending
         # Each document's date as a day number (-1: undated), for periods in questions.
         self.doc_days = np.array([day_number(doc.date) for doc in self.documents], dtype=np.int64)
         # Events and stories (index/stories.py): per live article row, and the rows of each.
@@ -180,16 +180,13 @@ class Index:
                 self.story_rows.setdefault(story, []).append(row)
 
     @functools.cached_property
-    def profiles(self) -> np.ndarray:
-        """Per document row, the model's vector of its headline and lead (stories.profile_text)."""
-        if not self.segments:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate([np.asarray(seg.profiles, dtype=np.float32) for seg in self.segments])
-
-    @functools.cached_property
     def live_profiles(self) -> np.ndarray:
-        """The profiles of the articles in the archive, in the order of `live_rows`."""
-        return np.ascontiguousarray(self.profiles[self.live_rows])
+        """The model's vector of the headline and lead (stories.profile_text) of each article in
+        the archive, in the order of `live_rows`."""
+        mine = [np.asarray(seg.profiles, dtype=np.float32) for seg in self.segments if len(seg.documents)]
+        if not mine or not len(self.live_rows):
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(mine)[self.live_rows])
 
     @property
     def n_chunks(self) -> int:
