@@ -324,13 +324,10 @@ def closest_profiles(vector: np.ndarray, index, common: np.ndarray) -> list[tupl
     """The STORY_VOTES articles in the archive whose profile (headline and lead) is closest to a
     question's vector, less HUB_WEIGHT of its `common`ness (per row of index.live_rows), best
     first: (row, score)."""
-    rows = index.live_rows
-    if not len(rows):
+    if not len(index.live_rows):
         return []
     scores = index.live_profiles @ vector - HUB_WEIGHT * common
-    best = np.argpartition(-scores, STORY_VOTES)[:STORY_VOTES] if len(scores) > STORY_VOTES else np.arange(len(scores))
-    best = best[np.argsort(-scores[best], kind="stable")]
-    return [(int(rows[i]), float(scores[i])) for i in best]
+    return [(int(index.live_rows[i]), float(scores[i])) for i in _best(scores, STORY_VOTES)]
 
 
 STORY_READ = 48  # of a story's articles retrieval left out, the closest read for its answer
@@ -341,24 +338,27 @@ def closest_of(rows: list[int], vector: np.ndarray, index) -> list[int]:
     if len(rows) <= STORY_READ:
         return rows
     scores = index.live_profiles[np.searchsorted(index.live_rows, rows)] @ vector
-    return [rows[i] for i in np.argsort(-scores, kind="stable")[:STORY_READ]]
+    return [rows[i] for i in _best(scores, STORY_READ)]
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the `n` highest `scores`, highest first (ties in order)."""
+    best = np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))
+    return best[np.argsort(-scores[best], kind="stable")]
 
 
 def asked_story(closest: list[tuple[int, float]], index) -> str | None:
     """The story a question about how something developed asks about, from the articles closest
-    to it (row, score), best first: each of the first STORY_VOTES within STORY_WINDOW of the
+    to it (row, score; each once), best first: each of the first STORY_VOTES within STORY_WINDOW of the
     best votes for its story, weighted 1/sqrt(rank), as the articles that match best and tell
     one story together outvote a lone better match. The story that wins must hold two of those
     articles; else None: no one story stands out."""
-    best: dict[int, float] = {}
-    for row, score in closest:
-        best.setdefault(row, score)
-    if not best:
+    if not closest:
         return None
-    top = max(best.values())
+    top = max(score for _, score in closest)
     votes: Counter = Counter()
     held: Counter = Counter()
-    for rank, (row, score) in enumerate(list(best.items())[:STORY_VOTES]):
+    for rank, (row, score) in enumerate(closest[:STORY_VOTES]):
         story = index.story_of.get(row)
         if story is None or score < top - STORY_WINDOW:
             continue
